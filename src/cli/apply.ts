@@ -1,0 +1,82 @@
+/**
+ * Applies one command-line option to a starting daemon. Options are applied
+ * in order, as QSD does; errors are QmpErrors whose text the CLI prefixes
+ * with the option as typed.
+ */
+import type { Logger } from 'pino';
+import type { Daemon } from '../daemon.js';
+import { QmpError } from '../qmp/error.js';
+import type { ListenAddress } from '../transports/socket-listener.js';
+import type { ParsedOption } from './args.js';
+import { optsBool, parseQemuOpts } from './qemu-opts.js';
+
+export interface StartupState {
+  readonly daemon: Daemon;
+  readonly chardevs: Map<string, ListenAddress>;
+  readonly usedChardevs: Set<string>;
+  readonly log: Logger;
+}
+
+export async function applyOption(state: StartupState, opt: ParsedOption): Promise<void> {
+  const value = opt.value ?? '';
+  switch (opt.name) {
+    case 'chardev':
+      return addChardev(state, value);
+    case 'monitor':
+      return addMonitor(state, value);
+    case 'object':
+      return addObject(state, value);
+    case 'log-level':
+    case 'state-dir':
+    case 'trace':
+    case 'daemonize':
+      return;
+    default:
+      throw QmpError.generic(`option --${opt.name} is not supported yet`);
+  }
+}
+
+function addChardev(state: StartupState, text: string): void {
+  const opts = parseQemuOpts(text, 'backend');
+  const id = opts.get('id');
+  if (!id) throw QmpError.generic("Parameter 'id' is missing");
+  const backend = opts.get('backend');
+  if (backend !== 'socket') throw QmpError.generic(`chardev backend '${backend ?? ''}' is not supported by qmpd`);
+  if (state.chardevs.has(id)) throw QmpError.generic(`Duplicate ID '${id}' for chardev`);
+  if (!optsBool(opts, 'server', false)) throw QmpError.generic('qmpd monitors need a listening socket (server=on)');
+  const path = opts.get('path');
+  const host = opts.get('host');
+  let address: ListenAddress;
+  if (path !== undefined) {
+    address = { kind: 'unix', path };
+  } else if (host !== undefined || opts.has('port')) {
+    const port = Number(opts.get('port') ?? '');
+    if (!Number.isInteger(port) || port < 0 || port > 65535) {
+      throw QmpError.generic(`chardev: socket: port must be a number 0..65535`);
+    }
+    address = { kind: 'tcp', host: host ?? '0.0.0.0', port };
+  } else {
+    throw QmpError.generic('chardev: socket: no host given');
+  }
+  state.chardevs.set(id, address);
+}
+
+async function addMonitor(state: StartupState, text: string): Promise<void> {
+  const opts = parseQemuOpts(text, 'chardev');
+  const chardev = opts.get('chardev') ?? '';
+  const mode = opts.get('mode') ?? 'control';
+  if (mode !== 'control') throw QmpError.generic('Only QMP is supported');
+  const address = state.chardevs.get(chardev);
+  if (!address) throw QmpError.generic(`chardev "${chardev}" not found`);
+  if (state.usedChardevs.has(chardev)) throw QmpError.generic(`Device '${chardev}' is in use`);
+  state.usedChardevs.add(chardev);
+  await state.daemon.addMonitor(opts.get('id') ?? chardev, address, optsBool(opts, 'pretty', false));
+}
+
+function addObject(state: StartupState, text: string): void {
+  const opts = parseQemuOpts(text, 'qom-type');
+  const type = opts.get('qom-type');
+  if (type !== 'iothread') throw QmpError.generic(`Parameter 'qom-type' does not accept value '${type ?? ''}'`);
+  if (!opts.get('id')) throw QmpError.generic("Parameter 'id' is missing");
+  state.log.info({ id: opts.get('id') }, 'iothread object recorded (qmpd runs one event loop)');
+}

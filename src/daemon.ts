@@ -1,0 +1,89 @@
+/**
+ * Wires the pieces together: schema runtime, command registry, event bus,
+ * monitors; later the block graph, exports and HTTP. Start and shutdown in
+ * a fixed order.
+ */
+import type { Logger } from 'pino';
+import { loadSchemaRuntime } from './qapi/schema-runtime.js';
+import { Dispatcher } from './qmp/dispatch.js';
+import { EventBus } from './qmp/events.js';
+import { CommandRegistry } from './qmp/registry.js';
+import { registerControlCommands } from './qmp/commands/control.js';
+import { MonitorListener, type ListenAddress } from './transports/socket-listener.js';
+import type { StreamSessionOptions } from './transports/stream.js';
+import { versionInfo } from './version.js';
+import { QMP_CAPABILITIES } from './qmp/session.js';
+
+export interface DaemonOptions {
+  log: Logger;
+}
+
+export class Daemon {
+  readonly log: Logger;
+  readonly events = new EventBus();
+  readonly registry: CommandRegistry;
+  readonly dispatcher: Dispatcher;
+  private readonly monitors: MonitorListener[] = [];
+  private shutdownPromise: Promise<void> | undefined;
+  private readonly shutdownHooks: (() => Promise<void> | void)[] = [];
+  /** Resolves when the daemon has shut down (quit, signal or close()). */
+  readonly stopped: Promise<void>;
+  private resolveStopped!: () => void;
+
+  constructor(opts: DaemonOptions) {
+    this.log = opts.log;
+    this.registry = new CommandRegistry(loadSchemaRuntime());
+    this.dispatcher = new Dispatcher(this.registry);
+    this.stopped = new Promise((resolve) => (this.resolveStopped = resolve));
+    registerControlCommands(this.registry);
+    this.registry.registerUnsupported((name) => `Command ${name} is not supported by qmpd`);
+  }
+
+  /** The greeting every new session gets first. */
+  greeting(): unknown {
+    return { QMP: { version: versionInfo(), capabilities: [...QMP_CAPABILITIES] } };
+  }
+
+  /** Options for a session on monitor `monitorId`; shared by every transport. */
+  sessionOptions(monitorId: string, pretty = false): StreamSessionOptions {
+    return {
+      dispatcher: this.dispatcher,
+      events: this.events,
+      greeting: this.greeting(),
+      monitorId,
+      pretty,
+      log: this.log.child({ monitor: monitorId }),
+      onShutdownRequest: () => setImmediate(() => void this.shutdown()),
+    };
+  }
+
+  async addMonitor(id: string, address: ListenAddress, pretty: boolean): Promise<MonitorListener> {
+    const listener = new MonitorListener(id, address, (sid) => this.sessionOptions(sid, pretty), this.log);
+    await listener.listen();
+    this.monitors.push(listener);
+    return listener;
+  }
+
+  /** Runs at shutdown, newest first (exports before the graph, and so on). */
+  onShutdown(hook: () => Promise<void> | void): void {
+    this.shutdownHooks.push(hook);
+  }
+
+  shutdown(): Promise<void> {
+    this.shutdownPromise ??= this.doShutdown();
+    return this.shutdownPromise;
+  }
+
+  private async doShutdown(): Promise<void> {
+    this.log.info('shutting down');
+    for (const hook of [...this.shutdownHooks].reverse()) {
+      try {
+        await hook();
+      } catch (err) {
+        this.log.error({ err }, 'shutdown step failed');
+      }
+    }
+    await Promise.all(this.monitors.map((m) => m.close()));
+    this.resolveStopped();
+  }
+}

@@ -1,0 +1,109 @@
+/**
+ * From one parsed request to one reply: envelope checks, command lookup,
+ * negotiation mode, OOB rules, argument validation, the handler, and the one
+ * place where errors become {"error": {"class", "desc"}}.
+ */
+import { protocolErrors, QmpError, toQmpError } from './error.js';
+import { isDict, newDict, type QDict, type QValue } from './json/value.js';
+import { qdictOrder } from './qdict-order.js';
+import type { CommandContext, CommandRegistry } from './registry.js';
+
+export interface Reply {
+  return?: unknown;
+  id?: QValue;
+  error?: { class: string; desc: string };
+}
+
+export interface DispatchState {
+  /** Still in capabilities negotiation mode. */
+  negotiating: boolean;
+  /** OOB was enabled for this session. */
+  oob: boolean;
+}
+
+interface Envelope {
+  command: string;
+  oob: boolean;
+  args: QDict;
+}
+
+/** Member order on the wire follows QEMU's: {"return", "id"} and {"id", "error"}. */
+export function errorReply(err: QmpError, id?: QValue): Reply {
+  const error = { class: err.errorClass, desc: err.desc };
+  return id === undefined ? { error } : { id, error };
+}
+
+function returnReply(value: unknown, id?: QValue): Reply {
+  const ret = value === undefined ? {} : value;
+  return id === undefined ? { return: ret } : { return: ret, id };
+}
+
+/** qmp_dispatch_check_obj: members are looked at in QEMU's QDict order. */
+function checkEnvelope(request: QDict, allowOob: boolean): Envelope {
+  let execKey: string | undefined;
+  for (const key of qdictOrder(Object.keys(request))) {
+    const value = request[key]!;
+    if (key === 'execute' || (key === 'exec-oob' && allowOob)) {
+      if (typeof value !== 'string') throw protocolErrors.memberMustBeString(key);
+      if (execKey !== undefined) throw protocolErrors.membersClash(execKey, key);
+      execKey = key;
+    } else if (key === 'arguments') {
+      if (!isDict(value)) throw protocolErrors.argumentsMustBeObject();
+    } else if (key !== 'id') {
+      throw protocolErrors.memberUnexpected(key);
+    }
+  }
+  if (execKey === undefined) throw protocolErrors.lacksExecute();
+  const args = request.arguments;
+  return {
+    command: request[execKey] as string,
+    oob: execKey === 'exec-oob',
+    args: args === undefined ? newDict() : (args as QDict),
+  };
+}
+
+/** A request is out-of-band when it says exec-oob and not execute (qmp_is_oob). */
+export function isOobRequest(message: QValue): boolean {
+  return isDict(message) && Object.hasOwn(message, 'exec-oob') && !Object.hasOwn(message, 'execute');
+}
+
+export class Dispatcher {
+  constructor(private readonly registry: CommandRegistry) {}
+
+  /**
+   * Runs one message. Synchronous handlers give a synchronous reply, so a
+   * pipelined stream of cheap commands never waits on the microtask queue.
+   */
+  dispatch(message: QValue | QmpError, state: DispatchState, ctx: CommandContext): Reply | Promise<Reply> {
+    if (message instanceof QmpError) return errorReply(message);
+    if (!isDict(message)) return errorReply(protocolErrors.notAnObject());
+    const id = message.id;
+    let result: unknown;
+    try {
+      const env = checkEnvelope(message, state.oob);
+      const cmd = this.registry.get(env.command);
+      if (!cmd) {
+        throw state.negotiating ? protocolErrors.expectingNegotiation() : protocolErrors.commandNotFound(env.command);
+      }
+      if (state.negotiating && env.command !== 'qmp_capabilities') throw protocolErrors.expectingNegotiation();
+      if (env.oob && !cmd.info.allowOob) throw protocolErrors.noOob(env.command);
+      this.registry.schema.validateArguments(env.command, env.args);
+      result = cmd.handler(env.args, ctx);
+    } catch (err) {
+      return this.fail(err, id, ctx);
+    }
+    if (result instanceof Promise) {
+      return result.then(
+        (value) => returnReply(value, id),
+        (err: unknown) => this.fail(err, id, ctx),
+      );
+    }
+    return returnReply(result, id);
+  }
+
+  private fail(err: unknown, id: QValue | undefined, ctx: CommandContext): Reply {
+    const qerr = toQmpError(err);
+    if (!(err instanceof QmpError)) ctx.log.error({ err }, 'command failed with an unexpected error');
+    return errorReply(qerr, id);
+  }
+}
