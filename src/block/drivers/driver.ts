@@ -1,0 +1,118 @@
+/**
+ * The block driver interface. A driver is a plain object registered by name
+ * in the driver table (drivers/registry.ts), like an nbdkit plugin; opening a
+ * node gives a DriverInstance. Offsets and lengths are byte counts below 2^53.
+ *
+ * The generic node layer (block/node.ts) checks ranges, read-only state and
+ * permissions and counts requests in flight before it calls a driver, so a
+ * driver holds only the semantics of its format or protocol.
+ */
+import type { Logger } from 'pino';
+import type { QDict } from '../../qmp/json/value.js';
+
+export interface WriteFlags {
+  /** force unit access: the data is on stable storage when the write completes */
+  fua?: boolean;
+}
+
+export interface ZeroFlags extends WriteFlags {
+  /** the range may be deallocated (punched) instead of written */
+  mayUnmap?: boolean;
+  /** fail with ENOTSUP rather than fall back to writing zero buffers */
+  noFallback?: boolean;
+}
+
+/** Status of the first extent of a range, as one layer sees it. */
+export interface BlockStatusExtent {
+  /** bytes from the queried offset that share this status (> 0) */
+  length: number;
+  /**
+   * 'data': allocated in this layer, reads return stored data;
+   * 'zero': allocated in this layer (or known) to read as zeroes;
+   * 'unallocated': not in this layer, reads fall through to the backing child.
+   */
+  status: 'data' | 'zero' | 'unallocated';
+}
+
+/** A child edge (file, backing) as its parent's driver uses it. Reads past the end return zeroes. */
+export interface ChildIo {
+  readonly nodeName: string;
+  length(): number;
+  read(offset: number, buf: Buffer): Promise<void>;
+  write(offset: number, data: Buffer, flags?: WriteFlags): Promise<void>;
+  writeZeroes(offset: number, length: number, flags?: ZeroFlags): Promise<void>;
+  discard(offset: number, length: number): Promise<void>;
+  flush(): Promise<void>;
+  truncate(length: number): Promise<void>;
+  /** Status through the child's whole chain below it ('unallocated' only past all layers). */
+  blockStatus(offset: number, length: number): Promise<BlockStatusExtent>;
+}
+
+export interface DriverOpenContext {
+  readonly nodeName: string;
+  /** The driver-specific members of BlockdevOptions (already validated; children excluded). */
+  readonly options: QDict;
+  readonly readOnly: boolean;
+  /** The opened `file` child of a format driver. */
+  readonly file?: ChildIo;
+  /** The current backing child; it changes when the graph changes (snapshots). */
+  backing(): ChildIo | null;
+  readonly log: Logger;
+}
+
+/** One dirty bitmap as stored in an image (qcow2 bitmaps extension). */
+export interface StoredBitmap {
+  name: string;
+  granularity: number;
+  /** recording ('auto' flag in qcow2) */
+  enabled: boolean;
+  /** the image was not closed cleanly while the bitmap was in use ('in-use' flag) */
+  inconsistent?: boolean;
+  /** one bit per granule, least significant bit first within each byte */
+  bits: Uint8Array;
+}
+
+/** query-named-block-nodes' ImageInfo members a format knows about itself. */
+export interface DriverImageInfo {
+  clusterSize?: number;
+  formatSpecific?: { type: string; data: Record<string, unknown> };
+  dirtyFlag?: boolean;
+}
+
+export interface DriverInstance {
+  /** Virtual size in bytes. */
+  length(): number;
+  read(offset: number, buf: Buffer): Promise<void>;
+  write?(offset: number, data: Buffer, flags: WriteFlags): Promise<void>;
+  writeZeroes?(offset: number, length: number, flags: ZeroFlags): Promise<void>;
+  discard?(offset: number, length: number): Promise<void>;
+  flush?(): Promise<void>;
+  truncate?(length: number): Promise<void>;
+  /** Status of this layer only; absent means everything is 'data'. */
+  blockStatus?(offset: number, length: number): Promise<BlockStatusExtent>;
+  /** Backing file recorded in the image (qcow2 header), if the format has one. */
+  backingReference?(): { filename: string; format?: string } | null;
+  /** Record a new backing file name in the image header (change-backing-file, snapshot). */
+  setBackingReference?(filename: string | null, format: string | null): Promise<void>;
+  imageInfo?(): DriverImageInfo;
+  /** Switch between read-only and read-write without closing (snapshot commit, reopen). */
+  reopen?(readOnly: boolean): Promise<void>;
+  /** Persistent bitmaps found at open (formats that store them). */
+  loadBitmaps?(): Promise<StoredBitmap[]>;
+  /** Replace the persistent bitmaps stored in the image (called before close). */
+  storeBitmaps?(bitmaps: StoredBitmap[]): Promise<void>;
+  /** Bytes the image occupies on its host storage (protocol drivers). */
+  allocatedSize?(): Promise<number>;
+  close(): Promise<void>;
+}
+
+export interface BlockDriver {
+  readonly name: string;
+  /** Protocol drivers have no `file` child (file, null-co). */
+  readonly protocol: boolean;
+  /** Can carry a backing child (qcow2). */
+  readonly supportsBacking: boolean;
+  /** Filters pass I/O through to one child; they cannot be snapshot overlays. */
+  readonly filter?: boolean;
+  open(ctx: DriverOpenContext): Promise<DriverInstance>;
+}
