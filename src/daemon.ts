@@ -13,6 +13,10 @@ import { MonitorListener, type ListenAddress } from './transports/socket-listene
 import type { StreamSessionOptions } from './transports/stream.js';
 import { versionInfo } from './version.js';
 import { QMP_CAPABILITIES } from './qmp/session.js';
+import { BlockGraph } from './block/graph.js';
+import { closeAll } from './block/lifecycle.js';
+import { registerBlockCommands } from './qmp/commands/block.js';
+import './block/drivers/index.js';
 
 export interface DaemonOptions {
   log: Logger;
@@ -23,6 +27,7 @@ export class Daemon {
   readonly events = new EventBus();
   readonly registry: CommandRegistry;
   readonly dispatcher: Dispatcher;
+  readonly graph: BlockGraph;
   private readonly monitors: MonitorListener[] = [];
   private shutdownPromise: Promise<void> | undefined;
   private readonly shutdownHooks: (() => Promise<void> | void)[] = [];
@@ -35,7 +40,9 @@ export class Daemon {
     this.registry = new CommandRegistry(loadSchemaRuntime());
     this.dispatcher = new Dispatcher(this.registry);
     this.stopped = new Promise((resolve) => (this.resolveStopped = resolve));
+    this.graph = new BlockGraph(this.log.child({ component: 'block' }));
     registerControlCommands(this.registry);
+    registerBlockCommands(this.registry, this.graph);
     this.registry.registerUnsupported((name) => `Command ${name} is not supported by qmpd`);
   }
 
@@ -83,6 +90,7 @@ export class Daemon {
         this.log.error({ err }, 'shutdown step failed');
       }
     }
+    await this.graph.mutex.run(() => closeAll(this.graph));
     await Promise.all(this.monitors.map((m) => m.close()));
     this.resolveStopped();
   }

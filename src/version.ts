@@ -12,9 +12,10 @@ export const QMPD_VERSION = readPackageVersion();
 export const QEMU_API_VERSION = { major: 7, minor: 2, micro: 0 } as const;
 
 /** VersionInfo as query-version and the greeting report it. */
-export function versionInfo(): { qemu: { micro: number; minor: number; major: number }; package: string } {
+export function versionInfo(): { qemu: { major: number; minor: number; micro: number }; package: string } {
   return {
-    qemu: { micro: QEMU_API_VERSION.micro, minor: QEMU_API_VERSION.minor, major: QEMU_API_VERSION.major },
+    // QAPI member order; the encoder prints QEMU's hash order from it
+    qemu: { major: QEMU_API_VERSION.major, minor: QEMU_API_VERSION.minor, micro: QEMU_API_VERSION.micro },
     package: `qmpd ${QMPD_VERSION}`,
   };
 }

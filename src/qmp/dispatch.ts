@@ -45,7 +45,7 @@ function checkEnvelope(request: QDict, allowOob: boolean): Envelope {
     const value = request[key]!;
     if (key === 'execute' || (key === 'exec-oob' && allowOob)) {
       if (typeof value !== 'string') throw protocolErrors.memberMustBeString(key);
-      if (execKey !== undefined) throw protocolErrors.membersClash(execKey, key);
+      if (execKey !== undefined) throw protocolErrors.membersClash(key, execKey);
       execKey = key;
     } else if (key === 'arguments') {
       if (!isDict(value)) throw protocolErrors.argumentsMustBeObject();

@@ -11,18 +11,32 @@ export type ErrorClass =
   | 'DeviceNotFound'
   | 'KVMMissingCap';
 
+export interface QmpErrorOptions {
+  cause?: unknown;
+  /** errno name for I/O errors (EIO, EPERM, ENOSPC, EINVAL...), for protocols that report errno */
+  errno?: string;
+}
+
 export class QmpError extends Error {
+  readonly errno: string | undefined;
+
   constructor(
     readonly errorClass: ErrorClass,
     readonly desc: string,
-    options?: { cause?: unknown },
+    options?: QmpErrorOptions,
   ) {
-    super(desc, options);
+    super(desc, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'QmpError';
+    this.errno = options?.errno;
   }
 
-  static generic(desc: string, options?: { cause?: unknown }): QmpError {
+  static generic(desc: string, options?: QmpErrorOptions): QmpError {
     return new QmpError('GenericError', desc, options);
+  }
+
+  /** An I/O failure with its errno. */
+  static io(errno: string, desc: string): QmpError {
+    return new QmpError('GenericError', desc, { errno });
   }
 }
 

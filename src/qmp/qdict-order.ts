@@ -12,7 +12,7 @@ export function qdictBucket(key: string): number {
   for (let i = 0; i < bytes.length; i++) {
     value = (value + ((bytes[i]! << ((i * 5) % 24)) >>> 0)) >>> 0;
   }
-  return ((Math.imul(1103515249, value) + 12345) >>> 0) % QDICT_BUCKET_MAX;
+  return ((Math.imul(1103515243, value) + 12345) >>> 0) % QDICT_BUCKET_MAX;
 }
 
 /** `keys` in insertion order → the order QEMU iterates them. */

@@ -103,6 +103,10 @@ export interface DriverInstance {
   storeBitmaps?(bitmaps: StoredBitmap[]): Promise<void>;
   /** Bytes the image occupies on its host storage (protocol drivers). */
   allocatedSize?(): Promise<number>;
+  /** Identity of the host file (device and inode) for image locking (protocol drivers). */
+  fileIdentity?(): string;
+  /** Filename as QEMU reports it (protocol drivers: the path as given). */
+  filename?(): string;
   close(): Promise<void>;
 }
 

@@ -1,10 +1,29 @@
 /**
- * JSON output exactly as QEMU's json-writer prints it: ", " and ": "
- * separators, every character outside printable ASCII as \uXXXX in upper-case
+ * JSON output exactly as QEMU's json-writer prints it: members in QDict
+ * order, ", " and ": " separators, every character outside printable ASCII as \uXXXX in upper-case
  * hex (astral ones as surrogate pairs), doubles as printf's "%.17g", and in
  * pretty mode four spaces per level. Lines end in CR LF on the wire.
  */
+import { qdictOrder } from '../qdict-order.js';
 import { QDouble } from './value.js';
+
+/** Members come out in QEMU's QDict order; the order of a key set is computed once. */
+const MAX_CACHED_SHAPES = 4096;
+const shapeOrder = new Map<string, string[]>();
+
+function orderedKeys(obj: object): string[] {
+  const keys: string[] = [];
+  for (const key in obj) if ((obj as Record<string, unknown>)[key] !== undefined) keys.push(key);
+  if (keys.length < 2) return keys;
+  const shape = keys.join('\0');
+  let order = shapeOrder.get(shape);
+  if (!order) {
+    order = qdictOrder(keys);
+    if (shapeOrder.size >= MAX_CACHED_SHAPES) shapeOrder.clear();
+    shapeOrder.set(shape, order);
+  }
+  return order;
+}
 
 const SHORT_ESCAPES: Record<number, string> = {
   0x22: '\\"',
@@ -98,10 +117,8 @@ function encodeCompact(v: unknown): string {
       }
       let out = '{';
       let first = true;
-      for (const key in v) {
-        const item = (v as Record<string, unknown>)[key];
-        if (item === undefined) continue;
-        out += (first ? '' : ', ') + encodeString(key) + ': ' + encodeCompact(item);
+      for (const key of orderedKeys(v)) {
+        out += (first ? '' : ', ') + encodeString(key) + ': ' + encodeCompact((v as Record<string, unknown>)[key]);
         first = false;
       }
       return out + '}';
@@ -122,10 +139,8 @@ function encodePretty(v: unknown, depth: number): string {
   }
   let out = '{';
   let first = true;
-  for (const key in v) {
-    const item = (v as Record<string, unknown>)[key];
-    if (item === undefined) continue;
-    out += (first ? '' : ',') + inner + encodeString(key) + ': ' + encodePretty(item, depth + 1);
+  for (const key of orderedKeys(v)) {
+    out += (first ? '' : ',') + inner + encodeString(key) + ': ' + encodePretty((v as Record<string, unknown>)[key], depth + 1);
     first = false;
   }
   return out + close + '}';

@@ -1,0 +1,127 @@
+/**
+ * `file`: a POSIX file through Node's fs promises API. Reads past the end
+ * give zeroes, writes past the end grow the file (qcow2 appends clusters).
+ */
+import { open, type FileHandle } from 'node:fs/promises';
+import { QmpError } from '../../qmp/error.js';
+import { describeErrno } from '../../util/errno.js';
+import type { BlockDriver, DriverInstance, DriverOpenContext, ZeroFlags } from './driver.js';
+import { registerDriver } from './registry.js';
+
+/** Zero writes are issued in chunks of this size. */
+const ZERO_CHUNK = 1024 * 1024;
+const zeroChunk = Buffer.alloc(ZERO_CHUNK);
+
+class FileInstance implements DriverInstance {
+  constructor(
+    private readonly path: string,
+    private handle: FileHandle,
+    private size: number,
+    private readonly identity: string,
+  ) {}
+
+  length(): number {
+    return this.size;
+  }
+
+  filename(): string {
+    return this.path;
+  }
+
+  fileIdentity(): string {
+    return this.identity;
+  }
+
+  async read(offset: number, buf: Buffer): Promise<void> {
+    let done = 0;
+    while (done < buf.length) {
+      const { bytesRead } = await this.handle.read(buf, done, buf.length - done, offset + done);
+      if (bytesRead === 0) {
+        buf.fill(0, done);
+        return;
+      }
+      done += bytesRead;
+    }
+  }
+
+  async write(offset: number, data: Buffer): Promise<void> {
+    let done = 0;
+    while (done < data.length) {
+      const { bytesWritten } = await this.handle.write(data, done, data.length - done, offset + done);
+      done += bytesWritten;
+    }
+    if (offset + data.length > this.size) this.size = offset + data.length;
+  }
+
+  async writeZeroes(offset: number, length: number, _flags: ZeroFlags): Promise<void> {
+    // Past the end of the file zeroes are implicit once the size covers them.
+    const end = offset + length;
+    const explicitEnd = Math.min(end, this.size);
+    for (let pos = offset; pos < explicitEnd; pos += ZERO_CHUNK) {
+      await this.write(pos, zeroChunk.subarray(0, Math.min(ZERO_CHUNK, explicitEnd - pos)));
+    }
+    if (end > this.size) await this.truncate(end);
+  }
+
+  async discard(): Promise<void> {
+    // Advisory; leaving the data in place is always correct.
+  }
+
+  async flush(): Promise<void> {
+    await this.handle.datasync();
+  }
+
+  async truncate(length: number): Promise<void> {
+    await this.handle.truncate(length);
+    this.size = length;
+  }
+
+  async allocatedSize(): Promise<number> {
+    const st = await this.handle.stat();
+    return st.blocks * 512;
+  }
+
+  imageInfo() {
+    return { dirtyFlag: false };
+  }
+
+  async reopen(readOnly: boolean): Promise<void> {
+    const handle = await openHandle(this.path, readOnly);
+    const old = this.handle;
+    this.handle = handle;
+    await old.close();
+  }
+
+  async close(): Promise<void> {
+    await this.handle.close();
+  }
+}
+
+async function openHandle(path: string, readOnly: boolean): Promise<FileHandle> {
+  try {
+    return await open(path, readOnly ? 'r' : 'r+');
+  } catch (err) {
+    throw QmpError.generic(`Could not open '${path}': ${describeErrno(err)}`, { cause: err });
+  }
+}
+
+export const fileDriver: BlockDriver = {
+  name: 'file',
+  protocol: true,
+  supportsBacking: false,
+  async open(ctx: DriverOpenContext): Promise<DriverInstance> {
+    const path = ctx.options.filename as string;
+    if (ctx.options['pr-manager'] !== undefined) throw QmpError.generic('pr-manager is not supported by qmpd');
+    const handle = await openHandle(path, ctx.readOnly);
+    try {
+      const st = await handle.stat();
+      if (st.isDirectory()) throw QmpError.generic(`Could not open '${path}': Is a directory`);
+      return new FileInstance(path, handle, st.size, `${st.dev}:${st.ino}`);
+    } catch (err) {
+      await handle.close();
+      throw err;
+    }
+  },
+};
+
+registerDriver(fileDriver);

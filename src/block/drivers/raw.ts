@@ -1,0 +1,78 @@
+/** `raw`: the bytes of the `file` child, optionally a window (`offset`, `size`) of it. */
+import { QmpError } from '../../qmp/error.js';
+import type { BlockDriver, ChildIo, DriverInstance, DriverOpenContext } from './driver.js';
+import { registerDriver } from './registry.js';
+
+class RawInstance implements DriverInstance {
+  constructor(
+    private readonly file: ChildIo,
+    private readonly offset: number,
+    private readonly fixedSize: number | undefined,
+  ) {}
+
+  length(): number {
+    return this.fixedSize ?? Math.max(0, this.file.length() - this.offset);
+  }
+
+  read(offset: number, buf: Buffer): Promise<void> {
+    return this.file.read(this.offset + offset, buf);
+  }
+
+  write(offset: number, data: Buffer, flags: { fua?: boolean }): Promise<void> {
+    return this.file.write(this.offset + offset, data, flags);
+  }
+
+  writeZeroes(offset: number, length: number, flags: { fua?: boolean; mayUnmap?: boolean }): Promise<void> {
+    return this.file.writeZeroes(this.offset + offset, length, flags);
+  }
+
+  discard(offset: number, length: number): Promise<void> {
+    return this.file.discard(this.offset + offset, length);
+  }
+
+  flush(): Promise<void> {
+    return this.file.flush();
+  }
+
+  async truncate(length: number): Promise<void> {
+    if (this.fixedSize !== undefined || this.offset !== 0) {
+      throw QmpError.generic('Cannot resize a raw node that has an offset or size');
+    }
+    await this.file.truncate(length);
+  }
+
+  async blockStatus(offset: number, length: number) {
+    const s = await this.file.blockStatus(this.offset + offset, length);
+    // a raw node owns every byte of its window: nothing falls through to a backing node
+    return { length: s.length, status: s.status === 'zero' ? ('zero' as const) : ('data' as const) };
+  }
+
+  imageInfo() {
+    return { dirtyFlag: false };
+  }
+
+  async close(): Promise<void> {}
+}
+
+export const rawDriver: BlockDriver = {
+  name: 'raw',
+  protocol: false,
+  supportsBacking: false,
+  async open(ctx: DriverOpenContext): Promise<DriverInstance> {
+    const file = ctx.file!;
+    const offset = Number(ctx.options.offset ?? 0);
+    const size = ctx.options.size === undefined ? undefined : Number(ctx.options.size);
+    const real = file.length();
+    if (offset < 0) throw QmpError.generic('offset cannot be negative');
+    if (size !== undefined && size < 0) throw QmpError.generic('size cannot be negative');
+    if (offset > real || (size !== undefined && offset + size > real)) {
+      throw QmpError.generic(
+        `The sum of offset (${offset}) and size (${size ?? 0}) has to be smaller or equal to the ` +
+          ` actual size of the containing file (${real})`,
+      );
+    }
+    return new RawInstance(file, offset, size);
+  },
+};
+
+registerDriver(rawDriver);

@@ -1,0 +1,60 @@
+/**
+ * A node's filename as QEMU reports it (bdrv_refresh_filename): the file's
+ * path when the node is fully described by it, otherwise a `json:{...}`
+ * pseudo-filename spelling out the options that matter.
+ */
+import { encodeJson } from '../qmp/json/encode.js';
+import { newDict, type QDict } from '../qmp/json/value.js';
+import type { BlockNode } from './node.js';
+import { resolveBackingPath } from './open.js';
+
+/** Options that change what a driver shows (QEMU's strong_runtime_opts). */
+const STRONG_OPTIONS: Record<string, readonly string[]> = {
+  file: ['filename'],
+  'null-co': ['size', 'read-zeroes'],
+  'null-aio': ['size', 'read-zeroes'],
+  raw: ['offset', 'size'],
+  qcow2: [],
+};
+
+function strongOptions(node: BlockNode): [string, QDict[string]][] {
+  const names = STRONG_OPTIONS[node.driver.name] ?? [];
+  return names.filter((k) => node.options[k] !== undefined).map((k) => [k, node.options[k]!]);
+}
+
+/** The backing file that opening the image without options would give (bs->auto_backing_file). */
+export function autoBackingFile(node: BlockNode): string {
+  if (!node.backingFile) return '';
+  return resolveBackingPath(node.file ? nodeFilename(node.file.child) : '', node.backingFile);
+}
+
+/** Is the backing child something other than what the image header names? */
+export function backingOverridden(node: BlockNode): boolean {
+  if (!node.driver.supportsBacking) return false;
+  const backing = node.backing;
+  if (!backing) return node.backingFile !== '';
+  return nodeFilename(backing.child) !== autoBackingFile(node);
+}
+
+export function fullOptions(node: BlockNode): QDict {
+  const opts = newDict();
+  opts.driver = node.driver.name;
+  for (const [k, v] of strongOptions(node)) opts[k] = v;
+  if (node.file) opts.file = fullOptions(node.file.child);
+  if (backingOverridden(node)) opts.backing = node.backing ? fullOptions(node.backing.child) : null;
+  return opts;
+}
+
+export function nodeFilename(node: BlockNode): string {
+  const driver = node.driver;
+  if (driver.name === 'file') return node.options.filename as string;
+  const plain =
+    driver.protocol
+      ? strongOptions(node).length === 0
+      : strongOptions(node).length === 0 &&
+        node.file !== undefined &&
+        !nodeFilename(node.file.child).startsWith('json:') &&
+        !backingOverridden(node);
+  if (plain) return driver.protocol ? `${driver.name}://` : nodeFilename(node.file!.child);
+  return 'json:' + encodeJson(fullOptions(node));
+}

@@ -1,0 +1,100 @@
+/**
+ * A graph change as an undo log (QEMU's Transaction of graph operations):
+ * structural edits are applied at once and recorded; permissions are then
+ * refreshed and checked; on any error `abort()` restores the graph exactly,
+ * so a failing command leaves nothing changed.
+ */
+import { BdrvChild } from './child.js';
+import type { BlockNode } from './node.js';
+import type { NodeParent } from './parent.js';
+
+export class GraphChange {
+  private readonly undo: (() => void)[] = [];
+  private readonly onCommit: (() => void)[] = [];
+  private done = false;
+
+  /** Remember how to put something back. */
+  record(undo: () => void): void {
+    this.undo.push(undo);
+  }
+
+  /** Run when the change is kept (e.g. close what was detached). */
+  whenCommitted(fn: () => void): void {
+    this.onCommit.push(fn);
+  }
+
+  abort(): void {
+    if (this.done) return;
+    this.done = true;
+    for (const u of this.undo.reverse()) u();
+  }
+
+  commit(): void {
+    if (this.done) return;
+    this.done = true;
+    for (const fn of this.onCommit) fn();
+  }
+
+  attach(parent: NodeParent & { children?: Map<string, BdrvChild> }, name: string, child: BlockNode): BdrvChild {
+    const edge = new BdrvChild(parent, name, child);
+    this.link(edge);
+    return edge;
+  }
+
+  /** Adds an existing edge object (a BlockBackend's root) to its child. */
+  link(edge: BdrvChild): void {
+    const parent = edge.parent as NodeParent & { children?: Map<string, BdrvChild> };
+    parent.children?.set(edge.edgeName, edge);
+    edge.child.parents.unshift(edge);
+    this.record(() => {
+      if (parent.children?.get(edge.edgeName) === edge) parent.children.delete(edge.edgeName);
+      removeFrom(edge.child.parents, edge);
+    });
+  }
+
+  detach(edge: BdrvChild): void {
+    const parent = edge.parent as NodeParent & { children?: Map<string, BdrvChild> };
+    const index = edge.child.parents.indexOf(edge);
+    parent.children?.delete(edge.edgeName);
+    removeFrom(edge.child.parents, edge);
+    this.record(() => {
+      parent.children?.set(edge.edgeName, edge);
+      edge.child.parents.splice(index, 0, edge);
+    });
+  }
+
+  /** Points `edge` at another node (moving a parent to a new overlay). */
+  retarget(edge: BdrvChild, to: BlockNode): void {
+    const from = edge.child;
+    const index = from.parents.indexOf(edge);
+    removeFrom(from.parents, edge);
+    edge.child = to;
+    to.parents.unshift(edge);
+    this.record(() => {
+      removeFrom(to.parents, edge);
+      edge.child = from;
+      from.parents.splice(index, 0, edge);
+    });
+  }
+
+  setReadOnly(node: BlockNode, readOnly: boolean): void {
+    const old = node.readOnly;
+    node.readOnly = readOnly;
+    this.record(() => (node.readOnly = old));
+  }
+
+  setPerms(edge: BdrvChild, perm: number, shared: number): void {
+    const old = { perm: edge.perm, shared: edge.shared };
+    edge.perm = perm;
+    edge.shared = shared;
+    this.record(() => {
+      edge.perm = old.perm;
+      edge.shared = old.shared;
+    });
+  }
+}
+
+function removeFrom<T>(list: T[], item: T): void {
+  const i = list.indexOf(item);
+  if (i >= 0) list.splice(i, 1);
+}

@@ -1,0 +1,65 @@
+/**
+ * When nodes go away: a node lives while something holds it (a parent edge,
+ * or the monitor for blockdev-add'ed nodes). Closing flushes it, stores its
+ * persistent bitmaps, closes the driver, then lets go of its children.
+ */
+import type { StoredBitmap } from './drivers/driver.js';
+import type { BlockGraph } from './graph.js';
+import type { BlockNode } from './node.js';
+
+export function isUnused(node: BlockNode): boolean {
+  return !node.closed && node.parents.length === 0 && !node.monitorOwned;
+}
+
+async function closeOne(graph: BlockGraph, node: BlockNode): Promise<BlockNode[]> {
+  node.closed = true;
+  graph.remove(node);
+  try {
+    await storePersistentBitmaps(node);
+    if (!node.readOnly) await node.instance.flush?.();
+    await node.instance.close();
+  } catch (err) {
+    graph.log.error({ err, node: node.nodeName }, 'closing a node failed');
+  }
+  const children = [...node.children.values()];
+  node.children.clear();
+  for (const edge of children) {
+    const i = edge.child.parents.indexOf(edge);
+    if (i >= 0) edge.child.parents.splice(i, 1);
+  }
+  return children.map((e) => e.child);
+}
+
+/** Closes every candidate that nothing holds any more, and then their unused children. */
+export async function closeUnused(graph: BlockGraph, candidates: Iterable<BlockNode>): Promise<void> {
+  const queue = [...candidates];
+  while (queue.length > 0) {
+    const node = queue.shift()!;
+    if (isUnused(node)) queue.push(...(await closeOne(graph, node)));
+  }
+}
+
+/** Closes a node regardless of holders (daemon shutdown), children after parents. */
+export async function closeAll(graph: BlockGraph): Promise<void> {
+  for (const node of graph.newestFirst()) node.monitorOwned = false;
+  const roots = graph.newestFirst().filter((n) => n.parents.every((e) => e.parent.parentKind !== 'node'));
+  for (const root of roots) {
+    for (const e of [...root.parents]) root.parents.splice(root.parents.indexOf(e), 1);
+  }
+  await closeUnused(graph, roots);
+  // anything left (cycles through backends are impossible, but be thorough)
+  for (const node of graph.newestFirst()) {
+    node.parents.length = 0;
+    await closeUnused(graph, [node]);
+  }
+}
+
+async function storePersistentBitmaps(node: BlockNode): Promise<void> {
+  if (!node.instance.storeBitmaps || node.readOnly) return;
+  const persistent = node.bitmaps.filter((b) => b.persistent);
+  const stored: StoredBitmap[] = persistent
+    .slice()
+    .reverse()
+    .map((b) => ({ name: b.name, granularity: b.granularity, enabled: b.recording, bits: b.snapshotBits() }));
+  await node.instance.storeBitmaps(stored);
+}

@@ -1,0 +1,163 @@
+/**
+ * A node of the block graph (QEMU's BlockDriverState): a driver instance,
+ * its children by role, its parents, its dirty bitmaps, and the generic
+ * checks every request passes once before the driver sees it. Requests are
+ * counted in flight here; they are never held here (admission control is at
+ * the BlockBackends, see drain.ts).
+ */
+import type { DirtyBitmap } from './bitmap.js';
+import type { BdrvChild } from './child.js';
+import type { BlockDriver, BlockStatusExtent, DriverInstance, WriteFlags, ZeroFlags } from './drivers/driver.js';
+import { InFlight } from './inflight.js';
+import type { NodeParent } from './parent.js';
+import { QmpError } from '../qmp/error.js';
+import type { QDict } from '../qmp/json/value.js';
+
+/** Block status through a chain: which layer (1 = this node) holds the data, 0 = none. */
+export interface ChainStatus extends BlockStatusExtent {
+  depth: number;
+}
+
+let nextSerial = 0;
+
+export class BlockNode implements NodeParent {
+  readonly parentKind = 'node';
+  readonly serial = ++nextSerial;
+  readonly children = new Map<string, BdrvChild>();
+  /** Edges pointing at this node, newest first (QEMU's bs->parents order). */
+  readonly parents: BdrvChild[] = [];
+  readonly inFlight = new InFlight();
+  /** Newest first, as query-named-block-nodes lists them. */
+  readonly bitmaps: DirtyBitmap[] = [];
+  instance!: DriverInstance;
+  /** Created by blockdev-add / --blockdev: the monitor holds a reference. */
+  monitorOwned = false;
+  /** bs->backing_file: the backing file name recorded in the image header ('' if none). */
+  backingFile = '';
+  /** bs->backing_format */
+  backingFormat = '';
+  writeThreshold = 0;
+  closed = false;
+
+  constructor(
+    public nodeName: string,
+    readonly autoNamed: boolean,
+    readonly driver: BlockDriver,
+    /** The BlockdevOptions this node was opened with (children as given). */
+    readonly options: QDict,
+    public readOnly: boolean,
+  ) {}
+
+  describeUser(): string {
+    return `node '${this.nodeName}'`;
+  }
+
+  get file(): BdrvChild | undefined {
+    return this.children.get('file');
+  }
+
+  get backing(): BdrvChild | undefined {
+    return this.children.get('backing');
+  }
+
+  length(): number {
+    return this.instance.length();
+  }
+
+  async read(offset: number, buf: Buffer): Promise<void> {
+    this.inFlight.inc();
+    try {
+      await this.instance.read(offset, buf);
+    } finally {
+      this.inFlight.dec();
+    }
+  }
+
+  async write(offset: number, data: Buffer, flags: WriteFlags = {}): Promise<void> {
+    this.checkWritable(this.instance.write);
+    this.inFlight.inc();
+    try {
+      this.markDirty(offset, data.length);
+      await this.instance.write!(offset, data, flags);
+    } finally {
+      this.inFlight.dec();
+    }
+  }
+
+  async writeZeroes(offset: number, length: number, flags: ZeroFlags = {}): Promise<void> {
+    this.checkWritable(this.instance.write);
+    this.inFlight.inc();
+    try {
+      this.markDirty(offset, length);
+      if (this.instance.writeZeroes) {
+        await this.instance.writeZeroes(offset, length, flags);
+      } else {
+        if (flags.noFallback) throw QmpError.io('ENOTSUP', 'Operation not supported');
+        await this.instance.write!(offset, Buffer.alloc(length), flags);
+      }
+    } finally {
+      this.inFlight.dec();
+    }
+  }
+
+  async discard(offset: number, length: number): Promise<void> {
+    this.checkWritable(this.instance.write);
+    if (!this.instance.discard) return;
+    this.inFlight.inc();
+    try {
+      this.markDirty(offset, length);
+      await this.instance.discard(offset, length);
+    } finally {
+      this.inFlight.dec();
+    }
+  }
+
+  async flush(): Promise<void> {
+    if (!this.instance.flush) return;
+    this.inFlight.inc();
+    try {
+      await this.instance.flush();
+    } finally {
+      this.inFlight.dec();
+    }
+  }
+
+  async truncate(length: number): Promise<void> {
+    this.checkWritable(this.instance.truncate);
+    this.inFlight.inc();
+    try {
+      await this.instance.truncate!(length);
+      for (const b of this.bitmaps) b.resize(length);
+    } finally {
+      this.inFlight.dec();
+    }
+  }
+
+  /** Status of the first extent at `offset`, looking down the backing chain. */
+  async blockStatusAbove(offset: number, length: number): Promise<ChainStatus> {
+    this.inFlight.inc();
+    try {
+      const s = this.instance.blockStatus
+        ? await this.instance.blockStatus(offset, length)
+        : { length, status: 'data' as const };
+      if (s.status !== 'unallocated') return { ...s, depth: 1 };
+      const backing = this.backing;
+      if (!backing) return { ...s, depth: 0 };
+      const backingLength = backing.child.length();
+      if (offset >= backingLength) return { length: s.length, status: 'zero', depth: 0 };
+      const below = await backing.child.blockStatusAbove(offset, Math.min(s.length, backingLength - offset));
+      return { length: below.length, status: below.status, depth: below.depth === 0 ? 0 : below.depth + 1 };
+    } finally {
+      this.inFlight.dec();
+    }
+  }
+
+  private checkWritable(op: unknown): void {
+    if (this.readOnly) throw QmpError.io('EPERM', 'Operation not permitted');
+    if (!op) throw QmpError.io('ENOTSUP', 'Operation not supported');
+  }
+
+  private markDirty(offset: number, length: number): void {
+    for (const b of this.bitmaps) if (b.recording) b.setRange(offset, length);
+  }
+}

@@ -1,0 +1,136 @@
+/**
+ * Opening nodes from BlockdevOptions, in QEMU's order: the `file` child
+ * first, then the node's name, then the driver, then its backing chain
+ * (explicit, `null`, or the backing file named in the image header). On any
+ * failure every node opened so far is closed again and nothing stays named.
+ */
+import { dirname, isAbsolute, join } from 'node:path';
+import { QmpError } from '../qmp/error.js';
+import { isDict, newDict, type QDict, type QValue } from '../qmp/json/value.js';
+import type { BdrvChild } from './child.js';
+import type { ChildIo } from './drivers/driver.js';
+import { findDriver } from './drivers/registry.js';
+import type { GraphChange } from './graph-change.js';
+import type { BlockGraph } from './graph.js';
+import { BlockNode } from './node.js';
+
+/** Members of BlockdevOptions that every driver has (the union's base). */
+export const BASE_OPTIONS = new Set([
+  'driver',
+  'node-name',
+  'discard',
+  'cache',
+  'read-only',
+  'auto-read-only',
+  'force-share',
+  'detect-zeroes',
+]);
+/** Members that name children rather than configure the driver. */
+const CHILD_OPTIONS = new Set(['file', 'backing', 'data-file']);
+
+const QCOW2_MAGIC = 0x514649fb;
+
+export interface OpenScope {
+  readonly graph: BlockGraph;
+  readonly change: GraphChange;
+  /** Nodes opened by this operation, in opening order (closed again on failure). */
+  readonly opened: BlockNode[];
+}
+
+function driverOptions(opts: QDict): QDict {
+  const out = newDict();
+  for (const [k, v] of Object.entries(opts)) if (!BASE_OPTIONS.has(k) && !CHILD_OPTIONS.has(k)) out[k] = v;
+  return out;
+}
+
+/**
+ * Opens the node described by `opts` (and its children); it is named and in the graph
+ * when this returns. `inheritReadOnly` is the default for read-only when opts say nothing.
+ */
+export async function openNode(scope: OpenScope, opts: QDict, inheritReadOnly: boolean): Promise<BlockNode> {
+  const { graph, change } = scope;
+  const driverName = opts.driver as string;
+  const driver = findDriver(driverName);
+  if (!driver) throw QmpError.generic(`Driver '${driverName}' is not supported by qmpd`);
+  const readOnly = (opts['read-only'] as boolean | undefined) ?? inheritReadOnly;
+  if (opts['force-share'] === true && !readOnly) {
+    throw QmpError.generic('force-share=on can only be used with read-only images');
+  }
+
+  let fileNode: BlockNode | undefined;
+  if (!driver.protocol) {
+    const fileRef = opts.file;
+    if (fileRef === undefined) throw QmpError.generic("Parameter 'file' is missing");
+    fileNode = await resolveChild(scope, fileRef, readOnly);
+  }
+
+  const requested = opts['node-name'] as string | undefined;
+  if (requested !== undefined) graph.checkNewName(requested);
+  const node = new BlockNode(requested ?? graph.autoName(), requested === undefined, driver, opts, readOnly);
+  let fileEdge: BdrvChild | undefined;
+  if (fileNode) fileEdge = change.attach(node, 'file', fileNode);
+
+  node.instance = await driver.open({
+    nodeName: node.nodeName,
+    options: driverOptions(opts),
+    readOnly,
+    file: fileEdge,
+    backing: () => (node.backing as ChildIo | undefined) ?? null,
+    log: graph.log,
+  });
+  graph.add(node);
+  scope.opened.push(node);
+
+  if (driver.supportsBacking) {
+    const header = node.instance.backingReference?.() ?? null;
+    node.backingFile = header?.filename ?? '';
+    node.backingFormat = header?.format ?? '';
+    const backingRef = opts.backing;
+    if (backingRef === null) {
+      // backing: null — the caller attaches one later (blockdev-snapshot)
+    } else if (backingRef !== undefined) {
+      change.attach(node, 'backing', await resolveChild(scope, backingRef, true));
+    } else if (header) {
+      const backing = await openBackingFromHeader(scope, node, header.filename, header.format);
+      change.attach(node, 'backing', backing);
+    }
+  }
+  return node;
+}
+
+async function resolveChild(scope: OpenScope, ref: QValue, inheritReadOnly: boolean): Promise<BlockNode> {
+  if (typeof ref === 'string') return scope.graph.lookup(ref, ref);
+  if (!isDict(ref)) throw QmpError.generic('Invalid child reference');
+  return openNode(scope, ref, inheritReadOnly);
+}
+
+/** bdrv_get_full_backing_filename(): a relative name is relative to the image's directory. */
+export function resolveBackingPath(imageFilename: string, backing: string): string {
+  if (isAbsolute(backing) || backing.includes('://') || imageFilename.startsWith('json:')) return backing;
+  const dir = dirname(imageFilename);
+  return dir === '.' ? backing : join(dir, backing);
+}
+
+async function openBackingFromHeader(
+  scope: OpenScope,
+  node: BlockNode,
+  filename: string,
+  format: string | undefined,
+): Promise<BlockNode> {
+  const imageFile = node.file?.child.instance.filename?.() ?? '';
+  const path = resolveBackingPath(imageFile, filename);
+  const fileOpts = newDict();
+  fileOpts.driver = 'file';
+  fileOpts.filename = path;
+  const fileNode = await openNode(scope, fileOpts, true);
+  const opts = newDict();
+  opts.driver = format || (await probeFormat(fileNode));
+  opts.file = fileNode.nodeName;
+  return openNode(scope, opts, true);
+}
+
+async function probeFormat(file: BlockNode): Promise<string> {
+  const head = Buffer.alloc(4);
+  await file.read(0, head);
+  return head.readUInt32BE(0) === QCOW2_MAGIC ? 'qcow2' : 'raw';
+}

@@ -1,0 +1,15 @@
+/** The block graph commands: blockdev-add/del and the block queries. */
+import { blockdevAdd, blockdevDel } from '../../block/blockdev.js';
+import type { BlockGraph } from '../../block/graph.js';
+import { blockGraphInfo, namedBlockNodes, queryBlock } from '../../block/info.js';
+import type { CommandRegistry } from '../registry.js';
+
+export function registerBlockCommands(registry: CommandRegistry, graph: BlockGraph): void {
+  registry.register('blockdev-add', async (args) => {
+    await blockdevAdd(graph, args);
+  });
+  registry.register('blockdev-del', (args) => blockdevDel(graph, args['node-name']));
+  registry.register('query-named-block-nodes', (args) => namedBlockNodes(graph, args.flat ?? false));
+  registry.register('query-block', () => queryBlock(graph));
+  registry.register('x-debug-query-block-graph', () => blockGraphInfo(graph));
+}
