@@ -16,6 +16,7 @@ import { QMP_CAPABILITIES } from './qmp/session.js';
 import { BlockGraph } from './block/graph.js';
 import { closeAll } from './block/lifecycle.js';
 import { registerBlockCommands } from './qmp/commands/block.js';
+import { registerTransactionCommands } from './qmp/commands/transaction.js';
 import './block/drivers/index.js';
 
 export interface DaemonOptions {
@@ -43,6 +44,7 @@ export class Daemon {
     this.graph = new BlockGraph(this.log.child({ component: 'block' }));
     registerControlCommands(this.registry);
     registerBlockCommands(this.registry, this.graph);
+    registerTransactionCommands(this.registry, this.graph);
     this.registry.registerUnsupported((name) => `Command ${name} is not supported by qmpd`);
   }
 

@@ -35,6 +35,11 @@ export class DirtyBitmap {
     return Math.ceil(Math.ceil(size / granularity) / 64) * 8;
   }
 
+  /** Bytes of the node the bitmap covers. */
+  get coveredSize(): number {
+    return this.size;
+  }
+
   get bitCount(): number {
     return Math.ceil(this.size / this.granularity);
   }

@@ -38,6 +38,8 @@ export class BlockNode implements NodeParent {
   backingFormat = '';
   writeThreshold = 0;
   closed = false;
+  /** The node that opened this one implicitly (inline or from its header); reopens follow it. */
+  inheritsFrom: BlockNode | undefined;
 
   constructor(
     public nodeName: string,

@@ -4,7 +4,9 @@
  * (explicit, `null`, or the backing file named in the image header). On any
  * failure every node opened so far is closed again and nothing stays named.
  */
+import { open } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
+import { describeErrno } from '../util/errno.js';
 import { QmpError } from '../qmp/error.js';
 import { isDict, newDict, type QDict, type QValue } from '../qmp/json/value.js';
 import type { BdrvChild } from './child.js';
@@ -35,6 +37,8 @@ export interface OpenScope {
   readonly change: GraphChange;
   /** Nodes opened by this operation, in opening order (closed again on failure). */
   readonly opened: BlockNode[];
+  /** filename → host path to open instead (an overlay created under a temporary name). */
+  readonly hostPaths?: ReadonlyMap<string, string>;
 }
 
 function driverOptions(opts: QDict): QDict {
@@ -69,11 +73,13 @@ export async function openNode(scope: OpenScope, opts: QDict, inheritReadOnly: b
   const node = new BlockNode(requested ?? graph.autoName(), requested === undefined, driver, opts, readOnly);
   let fileEdge: BdrvChild | undefined;
   if (fileNode) fileEdge = change.attach(node, 'file', fileNode);
+  if (fileNode && typeof opts.file !== 'string') fileNode.inheritsFrom = node;
 
   node.instance = await driver.open({
     nodeName: node.nodeName,
     options: driverOptions(opts),
     readOnly,
+    hostPath: driver.protocol ? scope.hostPaths?.get(opts.filename as string) : undefined,
     file: fileEdge,
     backing: () => (node.backing as ChildIo | undefined) ?? null,
     log: graph.log,
@@ -89,10 +95,13 @@ export async function openNode(scope: OpenScope, opts: QDict, inheritReadOnly: b
     if (backingRef === null) {
       // backing: null — the caller attaches one later (blockdev-snapshot)
     } else if (backingRef !== undefined) {
-      change.attach(node, 'backing', await resolveChild(scope, backingRef, true));
+      const backing = await resolveChild(scope, backingRef, true);
+      change.attach(node, 'backing', backing);
+      if (typeof backingRef !== 'string') backing.inheritsFrom = node;
     } else if (header) {
       const backing = await openBackingFromHeader(scope, node, header.filename, header.format);
       change.attach(node, 'backing', backing);
+      backing.inheritsFrom = node;
     }
   }
   return node;
@@ -119,18 +128,28 @@ async function openBackingFromHeader(
 ): Promise<BlockNode> {
   const imageFile = node.file?.child.instance.filename?.() ?? '';
   const path = resolveBackingPath(imageFile, filename);
-  const fileOpts = newDict();
-  fileOpts.driver = 'file';
-  fileOpts.filename = path;
-  const fileNode = await openNode(scope, fileOpts, true);
+  const file = newDict();
+  file.driver = 'file';
+  file.filename = path;
   const opts = newDict();
-  opts.driver = format || (await probeFormat(fileNode));
-  opts.file = fileNode.nodeName;
+  opts.driver = format || (await probeFormat(path));
+  opts.file = file;
   return openNode(scope, opts, true);
 }
 
-async function probeFormat(file: BlockNode): Promise<string> {
-  const head = Buffer.alloc(4);
-  await file.read(0, head);
-  return head.readUInt32BE(0) === QCOW2_MAGIC ? 'qcow2' : 'raw';
+/** A backing file named without its format: qcow2 if it says so, else raw (QEMU probes the same way). */
+export async function probeFormat(path: string): Promise<string> {
+  let handle;
+  try {
+    handle = await open(path, 'r');
+  } catch (err) {
+    throw QmpError.generic(`Could not open '${path}': ${describeErrno(err)}`, { cause: err });
+  }
+  try {
+    const head = Buffer.alloc(4);
+    await handle.read(head, 0, 4, 0);
+    return head.readUInt32BE(0) === QCOW2_MAGIC ? 'qcow2' : 'raw';
+  } finally {
+    await handle.close();
+  }
 }

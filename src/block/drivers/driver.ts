@@ -53,6 +53,8 @@ export interface DriverOpenContext {
   /** The driver-specific members of BlockdevOptions (already validated; children excluded). */
   readonly options: QDict;
   readonly readOnly: boolean;
+  /** Protocol drivers: open this host path instead of `filename` (an image not yet renamed into place). */
+  readonly hostPath?: string;
   /** The opened `file` child of a format driver. */
   readonly file?: ChildIo;
   /** The current backing child; it changes when the graph changes (snapshots). */
@@ -107,6 +109,8 @@ export interface DriverInstance {
   fileIdentity?(): string;
   /** Filename as QEMU reports it (protocol drivers: the path as given). */
   filename?(): string;
+  /** The host file was renamed (an overlay's temporary name became its real one). */
+  hostPathChanged?(path: string): void;
   close(): Promise<void>;
 }
 

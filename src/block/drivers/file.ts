@@ -15,6 +15,7 @@ const zeroChunk = Buffer.alloc(ZERO_CHUNK);
 class FileInstance implements DriverInstance {
   constructor(
     private readonly path: string,
+    private hostPath: string,
     private handle: FileHandle,
     private size: number,
     private readonly identity: string,
@@ -30,6 +31,10 @@ class FileInstance implements DriverInstance {
 
   fileIdentity(): string {
     return this.identity;
+  }
+
+  hostPathChanged(path: string): void {
+    this.hostPath = path;
   }
 
   async read(offset: number, buf: Buffer): Promise<void> {
@@ -86,7 +91,7 @@ class FileInstance implements DriverInstance {
   }
 
   async reopen(readOnly: boolean): Promise<void> {
-    const handle = await openHandle(this.path, readOnly);
+    const handle = await openHandle(this.hostPath, readOnly, this.path);
     const old = this.handle;
     this.handle = handle;
     await old.close();
@@ -97,11 +102,11 @@ class FileInstance implements DriverInstance {
   }
 }
 
-async function openHandle(path: string, readOnly: boolean): Promise<FileHandle> {
+async function openHandle(hostPath: string, readOnly: boolean, shownPath: string): Promise<FileHandle> {
   try {
-    return await open(path, readOnly ? 'r' : 'r+');
+    return await open(hostPath, readOnly ? 'r' : 'r+');
   } catch (err) {
-    throw QmpError.generic(`Could not open '${path}': ${describeErrno(err)}`, { cause: err });
+    throw QmpError.generic(`Could not open '${shownPath}': ${describeErrno(err)}`, { cause: err });
   }
 }
 
@@ -112,11 +117,12 @@ export const fileDriver: BlockDriver = {
   async open(ctx: DriverOpenContext): Promise<DriverInstance> {
     const path = ctx.options.filename as string;
     if (ctx.options['pr-manager'] !== undefined) throw QmpError.generic('pr-manager is not supported by qmpd');
-    const handle = await openHandle(path, ctx.readOnly);
+    const hostPath = ctx.hostPath ?? path;
+    const handle = await openHandle(hostPath, ctx.readOnly, path);
     try {
       const st = await handle.stat();
       if (st.isDirectory()) throw QmpError.generic(`Could not open '${path}': Is a directory`);
-      return new FileInstance(path, handle, st.size, `${st.dev}:${st.ino}`);
+      return new FileInstance(path, hostPath, handle, st.size, `${st.dev}:${st.ino}`);
     } catch (err) {
       await handle.close();
       throw err;

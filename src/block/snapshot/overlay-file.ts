@@ -1,0 +1,139 @@
+/**
+ * Creating the image file of a new overlay (blockdev-snapshot-sync with mode
+ * absolute-paths) with QEMU's errors, and two guarantees QEMU does not give:
+ * an image that a node has open is never overwritten, and an existing file
+ * is not modified unless the transaction commits (the new image is written
+ * under a temporary name in the same directory and renamed over it at
+ * commit); a file the transaction created is removed again on abort.
+ */
+import { randomBytes } from 'node:crypto';
+import { open, rename, stat, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { QmpError } from '../../qmp/error.js';
+import { describeErrno } from '../../util/errno.js';
+import { formatQcow2 } from '../drivers/qcow2/create.js';
+import type { BlockGraph } from '../graph.js';
+import { BlockNode } from '../node.js';
+import { HostFileIo } from '../host-file-io.js';
+
+/** Image formats QEMU 7.2 knows, and whether they can record a backing file. */
+const KNOWN_FORMATS: Record<string, boolean> = {
+  qcow2: true,
+  qcow: true,
+  qed: true,
+  vmdk: true,
+  raw: false,
+  file: false,
+  host_device: false,
+  host_cdrom: false,
+  luks: false,
+  vdi: false,
+  vhdx: false,
+  vpc: false,
+  parallels: false,
+  'null-co': false,
+  'null-aio': false,
+  nbd: false,
+};
+/** The ones qmpd can create. */
+const CREATABLE = new Set(['qcow2']);
+
+export interface OverlayFileRequest {
+  path: string;
+  format: string;
+  size: number;
+  backingFile: string;
+  backingFormat: string;
+}
+
+export class OverlayFile {
+  private settled = false;
+
+  constructor(
+    /** The name the user asked for, which the node reports. */
+    readonly path: string,
+    /** Where the image is until commit (== path when the file did not exist). */
+    readonly hostPath: string,
+  ) {}
+
+  get replacesExisting(): boolean {
+    return this.hostPath !== this.path;
+  }
+
+  /** The transaction committed: the new image takes its name. */
+  async keep(): Promise<void> {
+    if (this.settled) return;
+    this.settled = true;
+    if (this.replacesExisting) await rename(this.hostPath, this.path);
+  }
+
+  /** The transaction failed: leave the filesystem as it was. */
+  async discard(): Promise<void> {
+    if (this.settled) return;
+    this.settled = true;
+    try {
+      await unlink(this.hostPath);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  }
+}
+
+export function checkOverlayFormat(format: string): void {
+  const backing = KNOWN_FORMATS[format];
+  if (backing === undefined) throw QmpError.generic(`Unknown file format '${format}'`);
+  if (!backing) throw QmpError.generic(`Backing file not supported for file format '${format}'`);
+  if (!CREATABLE.has(format)) throw QmpError.generic(`Creating '${format}' images is not supported by qmpd`);
+}
+
+/** Which open node, if any, has this file open (matched by device and inode). */
+async function nodeUsingFile(graph: BlockGraph, identity: string): Promise<string | undefined> {
+  for (const node of graph.allNodes()) {
+    if (node.instance.fileIdentity?.() !== identity) continue;
+    const user = node.parents.map((e) => e.parent).find((p) => p instanceof BlockNode);
+    return user instanceof BlockNode ? user.nodeName : node.nodeName;
+  }
+  return undefined;
+}
+
+export async function createOverlayFile(graph: BlockGraph, req: OverlayFileRequest): Promise<OverlayFile> {
+  checkOverlayFormat(req.format);
+  const couldNot = (err: unknown) =>
+    QmpError.generic(`Could not create '${req.path}': ${describeErrno(err)}`, { cause: err });
+  let existed = false;
+  try {
+    const st = await stat(req.path);
+    if (st.isDirectory()) throw couldNot(Object.assign(new Error('EISDIR'), { code: 'EISDIR' }));
+    const user = await nodeUsingFile(graph, `${st.dev}:${st.ino}`);
+    if (user !== undefined) {
+      throw QmpError.generic(`Could not create '${req.path}': the image is in use by node '${user}'`);
+    }
+    existed = true;
+  } catch (err) {
+    if (err instanceof QmpError) throw err;
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw couldNot(err);
+  }
+  const hostPath = existed
+    ? join(dirname(req.path), `.${basename(req.path)}.qmpd-${randomBytes(4).toString('hex')}`)
+    : req.path;
+  let handle;
+  try {
+    handle = await open(hostPath, 'wx');
+  } catch (err) {
+    throw couldNot(err);
+  }
+  const file = new OverlayFile(req.path, hostPath);
+  try {
+    await formatQcow2(new HostFileIo(req.path, handle, 0), {
+      size: req.size,
+      backingFile: req.backingFile,
+      backingFormat: req.backingFormat,
+    });
+  } catch (err) {
+    await handle.close();
+    await file.discard();
+    throw err;
+  }
+  await handle.close();
+  return file;
+}
