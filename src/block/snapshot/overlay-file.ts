@@ -11,7 +11,6 @@ import { open, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { QmpError } from '../../qmp/error.js';
 import { describeErrno } from '../../util/errno.js';
-import { formatQcow2 } from '../drivers/qcow2/create.js';
 import type { BlockGraph } from '../graph.js';
 import { BlockNode } from '../node.js';
 import { HostFileIo } from '../host-file-io.js';
@@ -124,6 +123,7 @@ export async function createOverlayFile(graph: BlockGraph, req: OverlayFileReque
   }
   const file = new OverlayFile(req.path, hostPath);
   try {
+    const { formatQcow2 } = await import('../drivers/qcow2/create.js');
     await formatQcow2(new HostFileIo(req.path, handle, 0), {
       size: req.size,
       backingFile: req.backingFile,
