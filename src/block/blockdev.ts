@@ -9,7 +9,7 @@ import { GraphChange } from './graph-change.js';
 import type { BlockGraph } from './graph.js';
 import { closeUnused } from './lifecycle.js';
 import type { BlockNode } from './node.js';
-import { openNode, type OpenScope } from './open.js';
+import { openNode, probeFormat, type OpenScope } from './open.js';
 import { refreshPerms } from './perm-refresh.js';
 import { PERM_ALL, PERM_CONSISTENT_READ } from './permissions.js';
 
@@ -114,7 +114,7 @@ export function driveAdd(graph: BlockGraph, d: DriveOptions): Promise<BlockBacke
       file.driver = 'file';
       file.filename = d.file;
       const opts = newDict();
-      opts.driver = d.format ?? 'raw';
+      opts.driver = d.format ?? (await probeFormat(d.file));
       opts.file = file;
       if (d.nodeName !== undefined) opts['node-name'] = d.nodeName;
       if (d.readOnly) opts['read-only'] = true;

@@ -9,6 +9,9 @@ import { QmpError } from '../qmp/error.js';
 import type { ListenAddress } from '../transports/socket-listener.js';
 import type { ParsedOption } from './args.js';
 import { optsBool, parseQemuOpts } from './qemu-opts.js';
+import { blockdevAdd, driveAdd, type DriveOptions } from '../block/blockdev.js';
+import { JsonStreamer } from '../qmp/json/streamer.js';
+import { isDict, type QDict, type QValue } from '../qmp/json/value.js';
 
 export interface StartupState {
   readonly daemon: Daemon;
@@ -26,6 +29,12 @@ export async function applyOption(state: StartupState, opt: ParsedOption): Promi
       return addMonitor(state, value);
     case 'object':
       return addObject(state, value);
+    case 'blockdev':
+      await blockdevAdd(state.daemon.graph, parseTypedOption(state, 'blockdev-add', value));
+      return;
+    case 'drive':
+      await driveAdd(state.daemon.graph, parseDrive(value));
+      return;
     case 'log-level':
     case 'state-dir':
     case 'trace':
@@ -79,4 +88,39 @@ function addObject(state: StartupState, text: string): void {
   if (type !== 'iothread') throw QmpError.generic(`Parameter 'qom-type' does not accept value '${type ?? ''}'`);
   if (!opts.get('id')) throw QmpError.generic("Parameter 'id' is missing");
   state.log.info({ id: opts.get('id') }, 'iothread object recorded (qmpd runs one event loop)');
+}
+
+/** A QAPI-typed option (--blockdev ...): JSON when it starts with '{', validated as QMP input of `command`. */
+function parseTypedOption(state: StartupState, command: string, text: string): QDict {
+  if (!text.startsWith('{')) throw QmpError.generic('qmpd accepts only the JSON form of this option for now');
+  const messages: (QValue | QmpError)[] = [];
+  const streamer = new JsonStreamer((m) => messages.push(m));
+  streamer.feed(Buffer.from(text));
+  streamer.end();
+  const first = messages[0];
+  if (first instanceof QmpError) throw first;
+  if (!isDict(first)) throw QmpError.generic(`Invalid parameter type, expected: object`);
+  state.daemon.registry.schema.validateArguments(command, first);
+  return first;
+}
+
+const DRIVE_KEYS = new Set(['file', 'if', 'id', 'format', 'node-name', 'read-only']);
+
+/** --drive file=...,if=none,id=ID[,format=F][,node-name=N][,read-only=on|off] */
+function parseDrive(text: string): DriveOptions {
+  const opts = parseQemuOpts(text, '');
+  for (const key of opts.keys()) {
+    if (!DRIVE_KEYS.has(key)) throw QmpError.generic(`Invalid parameter '${key}'`);
+  }
+  const iface = opts.get('if') ?? 'none';
+  if (iface !== 'none') throw QmpError.generic(`qmpd has no guest devices: only if=none drives are supported`);
+  const id = opts.get('id');
+  if (id === undefined) throw QmpError.generic("Parameter 'id' is missing");
+  return {
+    id,
+    file: opts.get('file'),
+    format: opts.get('format'),
+    nodeName: opts.get('node-name'),
+    readOnly: optsBool(opts, 'read-only', false),
+  };
 }
