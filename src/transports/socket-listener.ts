@@ -64,7 +64,8 @@ export class MonitorListener {
     const server = this.server;
     if (!server) return;
     this.server = undefined;
-    for (const s of this.sockets) s.end();
+    // flush what is queued (the quit reply), then drop the connection
+    for (const s of this.sockets) s.destroySoon();
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     // A peer that does not read its last replies must not hold shutdown up.
     const timer = setTimeout(() => {
