@@ -3,6 +3,7 @@
  * table, argument validation with QEMU's texts, and introspection data.
  */
 import type { QDict } from '../qmp/json/value.js';
+import type { SchemaInfo } from './generated/types.js';
 
 export interface SchemaCommandInfo {
   readonly name: string;
@@ -16,5 +17,5 @@ export interface QapiSchemaRuntime {
   /** Throws a QmpError with QEMU's text when `args` do not fit the command's argument type. */
   validateArguments(command: string, args: QDict): void;
   /** The SchemaInfo list that query-qmp-schema answers. */
-  introspection(): readonly unknown[];
+  introspection(): readonly SchemaInfo[];
 }

@@ -1,0 +1,201 @@
+/**
+ * QEMU's QObject input visitor, restated: walks arguments against a type in
+ * schema member order and throws QEMU 7.2's text for the first error
+ * (qapi-schema-language.md §5). Paths are built like full_name_nth(): `.`
+ * between members, `[i]` for list elements; range, enum and alternate errors
+ * use the bare member name (`null` for a list element), as QEMU does.
+ */
+import { QmpError } from '../qmp/error.js';
+import { isDict, QDouble, type QDict, type QValue } from '../qmp/json/value.js';
+import { firstUnexpectedKey } from './ghash-order.js';
+import type { AlternateNode, ObjectNode, TypeNode } from './type-nodes.js';
+
+const INT64_MIN = -(2n ** 63n);
+const UINT64_MAX = 2n ** 64n - 1n;
+
+export const argErrors = {
+  missing: (path: string) => QmpError.generic(`Parameter '${path}' is missing`),
+  unexpected: (path: string) => QmpError.generic(`Parameter '${path}' is unexpected`),
+  invalidType: (path: string, expected: string) =>
+    QmpError.generic(`Invalid parameter type for '${path}', expected: ${expected}`),
+  expects: (path: string, what: string) => QmpError.generic(`Parameter '${path}' expects ${what}`),
+  badEnumValue: (name: string, value: string) => QmpError.generic(`Parameter '${name}' does not accept value '${value}'`),
+} as const;
+
+interface Frame {
+  readonly name: string | null;
+  readonly dict?: QDict;
+  readonly list?: readonly QValue[];
+  /** Dict keys consumed so far (QEMU removes them from a hash table). */
+  readonly consumed?: Set<string>;
+  /** List: index of the element last taken, -1 before the first (QEMU's so->index). */
+  index: number;
+}
+
+/** Integer value of an integer-typed JSON number, or undefined for doubles and non-numbers. */
+function intValue(v: QValue): bigint | undefined {
+  if (typeof v === 'number') return BigInt(v);
+  if (typeof v === 'bigint') return v;
+  return undefined;
+}
+
+export class InputWalker {
+  private readonly stack: Frame[] = [];
+
+  constructor(private readonly root: QValue) {}
+
+  /** full_name_nth(name, 0): the path of `name` inside the current containers. */
+  fullName(name: string | null): string {
+    let out = '';
+    let cur = name;
+    for (let i = this.stack.length - 1; i >= 0; i--) {
+      const f = this.stack[i]!;
+      out = f.dict ? `.${cur ?? '<anonymous>'}${out}` : `[${f.index}]${out}`;
+      cur = f.name;
+    }
+    if (cur !== null) return cur + out;
+    if (out.startsWith('.')) return out.slice(1);
+    return out === '' ? '<anonymous>' : out;
+  }
+
+  /** qobject_input_try_get_object(): the next value at `name`, or undefined. */
+  private take(name: string | null, consume: boolean): QValue | undefined {
+    const top = this.stack[this.stack.length - 1];
+    if (!top) return this.root;
+    if (top.dict) {
+      const v = Object.hasOwn(top.dict, name!) ? top.dict[name!] : undefined;
+      if (consume && v !== undefined) top.consumed!.add(name!);
+      return v;
+    }
+    const v = top.list![top.index + 1];
+    if (consume) top.index++;
+    return v;
+  }
+
+  private get(name: string | null, consume = true): QValue {
+    const v = this.take(name, consume);
+    if (v === undefined) throw argErrors.missing(this.fullName(name));
+    return v;
+  }
+
+  visit(node: TypeNode, name: string | null): void {
+    switch (node.kind) {
+      case 'object':
+        return this.struct(node, name);
+      case 'array':
+        return this.array(node.element, name);
+      case 'alternate':
+        return this.alternate(node, name);
+      case 'enum': {
+        const v = this.get(name);
+        if (typeof v !== 'string') throw argErrors.invalidType(this.fullName(name), 'string');
+        if (!node.values.has(v)) throw argErrors.badEnumValue(name ?? 'null', v);
+        return;
+      }
+      case 'str':
+        if (typeof this.get(name) !== 'string') throw argErrors.invalidType(this.fullName(name), 'string');
+        return;
+      case 'bool':
+        if (typeof this.get(name) !== 'boolean') throw argErrors.invalidType(this.fullName(name), 'boolean');
+        return;
+      case 'null':
+        if (this.get(name) !== null) throw argErrors.invalidType(this.fullName(name), 'null');
+        return;
+      case 'any':
+        this.get(name);
+        return;
+      case 'number': {
+        const v = this.get(name);
+        if (typeof v !== 'number' && typeof v !== 'bigint' && !(v instanceof QDouble)) {
+          throw argErrors.invalidType(this.fullName(name), 'number');
+        }
+        return;
+      }
+      case 'int64':
+      case 'intN': {
+        const n = intValue(this.get(name));
+        if (n === undefined || n < INT64_MIN || n > UINT64_MAX >> 1n) throw argErrors.invalidType(this.fullName(name), 'integer');
+        if (node.range && (n < node.range.min || n > node.range.max)) throw argErrors.expects(name ?? 'null', node.range.cType);
+        return;
+      }
+      case 'uint64':
+      case 'size':
+      case 'uintN': {
+        let n = intValue(this.get(name));
+        if (n === undefined) throw argErrors.expects(this.fullName(name), 'uint64');
+        // Negative int64 values are accepted and wrap (QEMU's backward compatibility).
+        if (n < 0n) n += UINT64_MAX + 1n;
+        if (node.range && n > node.range.max) throw argErrors.expects(name ?? 'null', node.range.cType);
+        return;
+      }
+    }
+  }
+
+  /** Top level: the arguments object itself (visit_start_struct with no name). */
+  visitArguments(node: ObjectNode | undefined): void {
+    this.startStruct(null);
+    if (node) this.members(node);
+    this.endStruct();
+  }
+
+  private startStruct(name: string | null): void {
+    const v = this.get(name);
+    if (!isDict(v)) throw argErrors.invalidType(this.fullName(name), 'object');
+    this.stack.push({ name, dict: v, consumed: new Set(), index: 0 });
+  }
+
+  /** visit_check_struct() then pop: leftover keys are unexpected, in QEMU's hash-table order. */
+  private endStruct(): void {
+    const top = this.stack[this.stack.length - 1]!;
+    const keys = Object.keys(top.dict!);
+    if (keys.length !== top.consumed!.size) {
+      const key = firstUnexpectedKey(keys, top.consumed!);
+      throw argErrors.unexpected(this.fullName(key));
+    }
+    this.stack.pop();
+  }
+
+  private struct(node: ObjectNode, name: string | null): void {
+    this.startStruct(name);
+    this.members(node);
+    this.endStruct();
+  }
+
+  private members(node: ObjectNode): void {
+    const dict = this.stack[this.stack.length - 1]!.dict!;
+    for (const m of node.members) {
+      if (m.optional && !Object.hasOwn(dict, m.name)) continue;
+      this.visit(m.type, m.name);
+    }
+    if (node.variants) {
+      // The discriminator was visited with the base members, so it is a valid enum value here.
+      const branch = node.variants.get(dict[node.tag!] as string);
+      if (branch) this.members(branch);
+    }
+  }
+
+  private array(element: TypeNode, name: string | null): void {
+    const v = this.get(name);
+    if (!Array.isArray(v)) throw argErrors.invalidType(this.fullName(name), 'array');
+    this.stack.push({ name, list: v, index: -1 });
+    for (let i = 0; i < v.length; i++) this.visit(element, null);
+    this.stack.pop();
+  }
+
+  private alternate(node: AlternateNode, name: string | null): void {
+    const v = this.get(name, false);
+    let branch: TypeNode | undefined;
+    if (isDict(v)) branch = node.dict;
+    else if (typeof v === 'string') branch = node.string;
+    else if (typeof v === 'boolean') branch = node.bool;
+    else if (v === null) branch = node.null;
+    else if (!Array.isArray(v)) branch = node.number;
+    if (!branch) throw argErrors.invalidType(name ?? 'null', node.name);
+    this.visit(branch, name);
+  }
+}
+
+/** Throws QEMU's error for the first problem of `args` against `node` (no node: no arguments allowed). */
+export function walkArguments(node: ObjectNode | undefined, args: QDict): void {
+  new InputWalker(args).visitArguments(node);
+}
