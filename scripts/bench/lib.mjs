@@ -1,0 +1,135 @@
+// Shared pieces of `npm run bench`: start qmpd or qemu-storage-daemon side by
+// side, a lean QMP client, timing and formatting helpers.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const REPO = resolve(import.meta.dirname, '../..');
+
+export async function startDaemon(kind, { args = [], monitors = 1, dir } = {}) {
+  const workdir = dir ?? mkdtempSync(join(tmpdir(), `bench-${kind}-`));
+  const sockets = [];
+  const argv = [];
+  for (let i = 0; i < monitors; i++) {
+    const path = join(workdir, `qmp${i}.sock`);
+    sockets.push(path);
+    argv.push('--chardev', `socket,id=m${i},path=${path},server=on,wait=off`, '--monitor', `chardev=m${i}`);
+  }
+  argv.push(...args);
+  const cmd = kind === 'qmpd' ? process.execPath : 'qemu-storage-daemon';
+  const cmdArgs = kind === 'qmpd' ? [join(REPO, 'dist/cli.js'), ...argv] : argv;
+  const proc = spawn(cmd, cmdArgs, { cwd: workdir, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  proc.stderr.on('data', (d) => (stderr += d));
+  const deadline = Date.now() + 10000;
+  while (!sockets.every((s) => existsSync(s))) {
+    if (proc.exitCode !== null) throw new Error(`${kind} exited: ${stderr}`);
+    if (Date.now() > deadline) throw new Error(`${kind} did not start: ${stderr}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return {
+    kind,
+    dir: workdir,
+    sockets,
+    pid: proc.pid,
+    async stop() {
+      if (proc.exitCode === null) {
+        proc.kill('SIGTERM');
+        await new Promise((r) => proc.on('exit', r));
+      }
+      if (!dir) rmSync(workdir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function hasQsd() {
+  return ['/usr/bin/qemu-storage-daemon', '/usr/local/bin/qemu-storage-daemon'].some((p) => existsSync(p));
+}
+
+/** A minimal QMP client: replies in order, events dropped. */
+export class Qmp {
+  static async open(path) {
+    const sock = connect(path);
+    await new Promise((r, j) => (sock.once('connect', r), sock.once('error', j)));
+    const q = new Qmp(sock);
+    await q.next();
+    await q.cmd('qmp_capabilities');
+    return q;
+  }
+  constructor(sock) {
+    this.sock = sock;
+    this.buf = '';
+    this.replies = [];
+    this.waiting = [];
+    sock.setEncoding('utf8');
+    sock.setNoDelay(true);
+    sock.on('data', (d) => {
+      this.buf += d;
+      let i;
+      while ((i = this.buf.indexOf('\n')) >= 0) {
+        const line = this.buf.slice(0, i);
+        this.buf = this.buf.slice(i + 1);
+        if (line.startsWith('{"timestamp"') || line.includes('"event"')) continue;
+        const w = this.waiting.shift();
+        if (w) w(line);
+        else this.replies.push(line);
+      }
+    });
+  }
+  next() {
+    const r = this.replies.shift();
+    if (r !== undefined) return Promise.resolve(r);
+    return new Promise((res) => this.waiting.push(res));
+  }
+  send(text) {
+    this.sock.write(text);
+  }
+  async cmd(execute, args) {
+    this.send(JSON.stringify(args ? { execute, arguments: args } : { execute }) + '\n');
+    const line = await this.next();
+    const msg = JSON.parse(line);
+    if (msg.error) throw new Error(`${execute}: ${msg.error.desc}`);
+    return msg.return;
+  }
+  /** Sends a command and returns the raw reply line (no parsing: for big answers). */
+  async cmdRaw(execute, args) {
+    this.send(JSON.stringify(args ? { execute, arguments: args } : { execute }) + '\n');
+    return this.next();
+  }
+  close() {
+    this.sock.end();
+  }
+}
+
+export function percentile(sorted, p) {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+export function median(values) {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+export function rssMiB(pid) {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    return Number(/VmRSS:\s+(\d+)/.exec(status)[1]) / 1024;
+  } catch {
+    return NaN;
+  }
+}
+
+export function fmt(n, digits = 1) {
+  if (!Number.isFinite(n)) return 'n/a';
+  return n >= 100 ? Math.round(n).toLocaleString('en-US') : n.toFixed(digits);
+}
+
+/** Prints one comparison line: qmpd, QSD and the ratio in the direction where > 1 is better. */
+export function line(label, ours, theirs, unit, higherIsBetter) {
+  const ratio = theirs && ours ? (higherIsBetter ? ours / theirs : theirs / ours) : NaN;
+  const r = Number.isFinite(ratio) ? `${ratio.toFixed(2)}x ${higherIsBetter ? '' : '(QSD/qmpd)'}` : 'n/a';
+  console.log(`  ${label.padEnd(44)} qmpd ${fmt(ours).padStart(10)} ${unit.padEnd(8)} QSD ${fmt(theirs).padStart(10)} ${unit.padEnd(8)} ${r}`);
+  return ratio;
+}
