@@ -8,20 +8,16 @@ import type { BlockNode } from './node.js';
 import { autoBackingFile, nodeFilename } from './filename.js';
 import { permList } from './permissions.js';
 import type { BlockBackend } from './backend.js';
-
-export interface ImageInfo {
-  filename: string;
-  format: string;
-  'virtual-size': number;
-  'actual-size'?: number;
-  'dirty-flag'?: boolean;
-  'cluster-size'?: number;
-  'backing-filename'?: string;
-  'full-backing-filename'?: string;
-  'backing-filename-format'?: string;
-  'backing-image'?: ImageInfo;
-  'format-specific'?: { type: string; data: Record<string, unknown> };
-}
+import type {
+  BlockDeviceInfo,
+  BlockDirtyInfo,
+  BlockInfo,
+  BlockPermission,
+  ImageInfo,
+  ImageInfoSpecific,
+  XDbgBlockGraph,
+  XDbgBlockGraphNodeType,
+} from '../qapi/generated/types.js';
 
 async function actualSize(node: BlockNode): Promise<number | undefined> {
   // bdrv_get_allocated_file_size(): protocol drivers answer, format nodes ask their file child
@@ -30,62 +26,77 @@ async function actualSize(node: BlockNode): Promise<number | undefined> {
   return undefined;
 }
 
+/** ImageInfo, members in QAPI order (the encoder derives QEMU's wire order from it). */
 export async function imageInfo(node: BlockNode): Promise<ImageInfo> {
+  const d = node.instance.imageInfo?.();
+  const actual = await actualSize(node);
   const info: ImageInfo = {
     filename: nodeFilename(node),
     format: node.driver.name,
+    'dirty-flag': d?.dirtyFlag,
+    'actual-size': actual,
     'virtual-size': node.length(),
+    'cluster-size': d?.clusterSize || undefined,
   };
-  const actual = await actualSize(node);
-  if (actual !== undefined) info['actual-size'] = actual;
-  const d = node.instance.imageInfo?.();
-  if (d) {
-    if (d.dirtyFlag !== undefined) info['dirty-flag'] = d.dirtyFlag;
-    if (d.clusterSize) info['cluster-size'] = d.clusterSize;
-  }
   if (node.backingFile) {
     info['backing-filename'] = node.backingFile;
     const full = autoBackingFile(node);
     if (full && !full.startsWith('json:')) info['full-backing-filename'] = full;
     if (node.backingFormat) info['backing-filename-format'] = node.backingFormat;
   }
-  if (d?.formatSpecific) info['format-specific'] = d.formatSpecific;
+  if (d?.formatSpecific) info['format-specific'] = d.formatSpecific as ImageInfoSpecific;
   return info;
 }
 
-export interface DirtyBitmapInfo {
-  name: string;
-  count: number;
-  granularity: number;
-  recording: boolean;
-  busy: boolean;
-  persistent: boolean;
-  inconsistent?: boolean;
+/**
+ * One answer's worth of ImageInfo, computed once per node: in a chain of
+ * depth d every node repeats the chain below it, so without this a nested
+ * query would do O(d²) work for its O(d²) bytes.
+ */
+export class InfoCache {
+  private readonly flatInfo = new Map<BlockNode, Promise<ImageInfo>>();
+  private readonly chainInfo = new Map<BlockNode, Promise<ImageInfo>>();
+
+  image(node: BlockNode): Promise<ImageInfo> {
+    let p = this.flatInfo.get(node);
+    if (!p) this.flatInfo.set(node, (p = imageInfo(node)));
+    return p;
+  }
+
+  /** ImageInfo with the whole backing chain nested under `backing-image`. */
+  chain(node: BlockNode): Promise<ImageInfo> {
+    let p = this.chainInfo.get(node);
+    if (!p) {
+      p = (async () => {
+        const own = await this.image(node);
+        const below = node.backing?.child;
+        return below ? { ...own, 'backing-image': await this.chain(below) } : own;
+      })();
+      this.chainInfo.set(node, p);
+    }
+    return p;
+  }
 }
 
-export async function blockDeviceInfo(node: BlockNode, flat: boolean): Promise<Record<string, unknown>> {
-  const image = await imageInfo(node);
+export async function blockDeviceInfo(
+  node: BlockNode,
+  flat: boolean,
+  cache = new InfoCache(),
+): Promise<BlockDeviceInfo> {
+  const image = flat ? await cache.image(node) : await cache.chain(node);
   let depth = 0;
-  if (!flat) {
-    let info = image;
-    for (let n = node.backing?.child; n; n = n.backing?.child) {
-      depth++;
-      info['backing-image'] = await imageInfo(n);
-      info = info['backing-image'];
-    }
-  }
-  const cache = node.options.cache as { direct?: boolean; 'no-flush'?: boolean } | undefined;
-  const out: Record<string, unknown> = {
+  if (!flat) for (let n = node.backing?.child; n; n = n.backing?.child) depth++;
+  const cacheOpts = node.options.cache as { direct?: boolean; 'no-flush'?: boolean } | undefined;
+  // members in QAPI order: the encoder derives QEMU's wire order from it
+  const out = {
     file: nodeFilename(node),
     'node-name': node.nodeName,
     ro: node.readOnly,
     drv: node.driver.name,
-  };
-  if (node.backing) out.backing_file = nodeFilename(node.backing.child);
-  Object.assign(out, {
+    backing_file: node.backing ? nodeFilename(node.backing.child) : undefined,
     backing_file_depth: depth,
     encrypted: false,
-    detect_zeroes: (node.options['detect-zeroes'] as string | undefined) ?? 'off',
+    detect_zeroes: (node.options['detect-zeroes'] as BlockDeviceInfo['detect_zeroes'] | undefined) ?? 'off',
     bps: 0,
     bps_rd: 0,
     bps_wr: 0,
@@ -93,12 +104,12 @@ export async function blockDeviceInfo(node: BlockNode, flat: boolean): Promise<R
     iops_rd: 0,
     iops_wr: 0,
     image,
-    cache: { writeback: true, direct: cache?.direct ?? false, 'no-flush': cache?.['no-flush'] ?? false },
+    cache: { writeback: true, direct: cacheOpts?.direct ?? false, 'no-flush': cacheOpts?.['no-flush'] ?? false },
     write_threshold: node.writeThreshold,
-  });
+  } satisfies BlockDeviceInfo as BlockDeviceInfo;
   if (node.bitmaps.length > 0) {
-    out['dirty-bitmaps'] = node.bitmaps.map((b): DirtyBitmapInfo => {
-      const i: DirtyBitmapInfo = {
+    out['dirty-bitmaps'] = node.bitmaps.map((b): BlockDirtyInfo => {
+      const i: BlockDirtyInfo = {
         name: b.name,
         count: b.count(),
         granularity: b.granularity,
@@ -113,33 +124,33 @@ export async function blockDeviceInfo(node: BlockNode, flat: boolean): Promise<R
   return out;
 }
 
-export async function namedBlockNodes(graph: BlockGraph, flat: boolean): Promise<Record<string, unknown>[]> {
-  const out: Record<string, unknown>[] = [];
-  for (const node of graph.newestFirst()) out.push(await blockDeviceInfo(node, flat));
-  return out;
+export function namedBlockNodes(graph: BlockGraph, flat: boolean): Promise<BlockDeviceInfo[]> {
+  const cache = new InfoCache();
+  return Promise.all(graph.newestFirst().map((node) => blockDeviceInfo(node, flat, cache)));
 }
 
 /** query-block: one BlockInfo per named drive. */
-export async function queryBlock(graph: BlockGraph): Promise<Record<string, unknown>[]> {
-  const out: Record<string, unknown>[] = [];
+export async function queryBlock(graph: BlockGraph): Promise<BlockInfo[]> {
+  const out: BlockInfo[] = [];
+  const cache = new InfoCache();
   for (const drive of graph.drives.values()) {
-    const info: Record<string, unknown> = { device: drive.name, type: 'unknown', removable: true, locked: false };
-    if (drive.node) info.inserted = await blockDeviceInfo(drive.node, false);
+    const info: BlockInfo = { device: drive.name, type: 'unknown', removable: true, locked: false };
+    if (drive.node) info.inserted = await blockDeviceInfo(drive.node, false, cache);
     out.push(info);
   }
   return out;
 }
 
 /** x-debug-query-block-graph: every node, backend and edge with ids local to this answer. */
-export function blockGraphInfo(graph: BlockGraph, extraBackends: Iterable<BlockBackend> = []) {
+export function blockGraphInfo(graph: BlockGraph, extraBackends: Iterable<BlockBackend> = []): XDbgBlockGraph {
   const ids = new Map<object, number>();
   const idOf = (o: object) => {
     let id = ids.get(o);
     if (id === undefined) ids.set(o, (id = ids.size + 1));
     return id;
   };
-  const nodes: { name: string; type: string; id: number }[] = [];
-  const edges: { name: string; parent: number; child: number; perm: string[]; 'shared-perm': string[] }[] = [];
+  const nodes: { name: string; type: XDbgBlockGraphNodeType; id: number }[] = [];
+  const edges: { name: string; parent: number; child: number; perm: BlockPermission[]; 'shared-perm': BlockPermission[] }[] = [];
   const backends = [...graph.drives.values(), ...graph.anonymous, ...extraBackends];
   for (const b of new Set(backends)) {
     nodes.push({ name: b.name, type: 'block-backend', id: idOf(b) });

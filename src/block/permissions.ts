@@ -4,6 +4,7 @@
  * others do). A node's parents must be pairwise compatible.
  */
 import { QmpError } from '../qmp/error.js';
+import type { BlockPermission } from '../qapi/generated/types.js';
 
 export const PERM_CONSISTENT_READ = 1;
 export const PERM_WRITE = 2;
@@ -20,8 +21,8 @@ const ORDER: readonly [number, string, string][] = [
 ];
 
 /** As x-debug-query-block-graph lists them. */
-export function permList(perm: number): string[] {
-  return ORDER.filter(([bit]) => perm & bit).map(([, name]) => name);
+export function permList(perm: number): BlockPermission[] {
+  return ORDER.filter(([bit]) => perm & bit).map(([, name]) => name as BlockPermission);
 }
 
 /** As QEMU's error texts spell them ("consistent read, write"). */
