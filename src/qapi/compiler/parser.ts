@@ -187,7 +187,7 @@ export function parseSchema(mainFile: string, displayRoot = process.cwd()): Pars
         if (expr.keys().length !== 1 || typeof inc !== 'string') {
           throw new QapiSchemaError(info, "invalid 'include' directive");
         }
-        visit(path.join(path.dirname(abs), inc), [...stack, abs], info);
+        visit(path.resolve(path.dirname(abs), inc), [...stack, abs], info);
       } else if (expr.has('pragma')) {
         if (expr.keys().length !== 1) throw new QapiSchemaError(info, "invalid 'pragma' directive");
         applyPragma(pragmas, expr.get('pragma')!, info);
