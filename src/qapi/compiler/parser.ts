@@ -42,7 +42,8 @@ class ExprParser {
   }
 
   private fail(msg: string): never {
-    throw new QapiSchemaError({ file: this.file, line: this.tok.line }, msg);
+    const what = this.tok.type === T.Eof ? `${msg} (end of file)` : msg;
+    throw new QapiSchemaError({ file: this.file, line: this.tok.line }, what);
   }
 
   // A method, so TypeScript does not narrow the token type across advance().

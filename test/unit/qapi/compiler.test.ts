@@ -133,7 +133,7 @@ describe('the QAPI compiler', () => {
     expect(compileError({ 'main.json': "{ 'enum': 'E',\n  'data': [ 'a' 'b' ] }" })).toBe("main.json:2: expected ',' or ']'");
     expect(compileError({ 'main.json': '{ "enum": "E" }' })).toBe("main.json:1: stray '\"'");
     expect(compileError({ 'main.json': "{ 'enum': 'E', 'data': [], 'data': [] }" })).toBe("main.json:1: duplicate key 'data'");
-    expect(compileError({ 'main.json': "{ 'enum': 'E'" })).toBe("main.json:1: expected ',' or '}'");
+    expect(compileError({ 'main.json': "{ 'enum': 'E'" })).toBe("main.json:1: expected ',' or '}' (end of file)");
   });
 
   it('enforces naming rules and unknown keys', () => {

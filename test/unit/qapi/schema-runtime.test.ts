@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { QmpError } from '../../../src/qmp/error.js';
 import { loadSchemaRuntime, type QapiRuntime } from '../../../src/qapi/schema-runtime.js';
+import { typeNodes } from '../../../src/qapi/type-nodes.js';
 import { QSD_ARGUMENT_ERRORS } from './fixtures/qsd-argument-errors.js';
 import { parseDict } from './parse-json.js';
 
@@ -69,6 +70,23 @@ describe('argument validation accepts what QEMU accepts', () => {
   it('treats a double as a number but never as an integer', () => {
     expect(errorOf('block-job-set-speed', '{"device":"d","speed":1e3}')).toBe(
       "Invalid parameter type for 'speed', expected: integer",
+    );
+  });
+});
+
+describe('the ajv fast path', () => {
+  // A QDouble is an object whose one own key is `value`; JSON Schema's "object" would accept it
+  // wherever an object may consist of a lone `value` member. None may exist, or ajv could pass 1.5 as a struct.
+  it('has no object type that a QDouble could satisfy', () => {
+    const risky = typeNodes().byIndex.filter(
+      (n) => n.kind === 'object' && n.memberNames.has('value') && n.members.every((m) => m.optional || m.name === 'value'),
+    );
+    expect(risky.map((n) => n.name)).toEqual([]);
+  });
+
+  it('still words the error when ajv refuses a double where a struct is wanted', () => {
+    expect(errorOf('blockdev-add', '{"driver":"raw","node-name":"y","file":"f","cache":1.5}')).toBe(
+      "Invalid parameter type for 'cache', expected: object",
     );
   });
 });
