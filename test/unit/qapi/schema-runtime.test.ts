@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { QmpError } from '../../../src/qmp/error.js';
 import { loadSchemaRuntime, type QapiRuntime } from '../../../src/qapi/schema-runtime.js';
+import { compileArgumentValidators } from '../../../src/qapi/ajv-validators.js';
 import { typeNodes } from '../../../src/qapi/type-nodes.js';
 import { QSD_ARGUMENT_ERRORS } from './fixtures/qsd-argument-errors.js';
 import { parseDict } from './parse-json.js';
@@ -82,6 +83,18 @@ describe('the ajv fast path', () => {
       (n) => n.kind === 'object' && n.memberNames.has('value') && n.members.every((m) => m.optional || m.name === 'value'),
     );
     expect(risky.map((n) => n.name)).toEqual([]);
+  });
+
+  it('refuses every argument set that QSD refuses, so accepting early is safe', () => {
+    const validators = compileArgumentValidators();
+    const accepted = QSD_ARGUMENT_ERRORS.filter(([command, args]) => validators.get(command)!(parseDict(args)));
+    expect(accepted).toEqual([]);
+  });
+
+  it('accepts plain valid arguments without the walker', () => {
+    const validators = compileArgumentValidators();
+    expect(validators.get('blockdev-add')!(parseDict('{"driver":"qcow2","node-name":"b","file":{"driver":"file","filename":"b.qcow2"},"backing":null}'))).toBe(true);
+    expect(validators.get('transaction')!(parseDict('{"actions":[{"type":"abort","data":{}}]}'))).toBe(true);
   });
 
   it('still words the error when ajv refuses a double where a struct is wanted', () => {
