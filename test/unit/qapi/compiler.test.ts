@@ -1,8 +1,8 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { generate } from '../../../src/qapi/compiler/main.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { generate, main } from '../../../src/qapi/compiler/main.js';
 import { buildSchema } from '../../../src/qapi/compiler/schema.js';
 import { QapiSchemaError } from '../../../src/qapi/compiler/source.js';
 import { buildIntrospection } from '../../../src/qapi/compiler/visitors/introspect.js';
@@ -152,6 +152,21 @@ describe('the QAPI compiler', () => {
     expect(
       compileError({ 'main.json': "{ 'struct': 'Base', 'data': { 'x': 'str' } }\n{ 'struct': 'St', 'base': 'Base', 'data': { 'x': 'int' } }" }),
     ).toBe("main.json:2: member 'x' of 'St' collides with another member");
+  });
+});
+
+describe('the qapi-gen entry point', () => {
+  it('prints file:line: message and exits non-zero on a schema error', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'qapi-main-'));
+    dirs.push(dir);
+    writeFileSync(join(dir, 'bad.json'), "{ 'struct': 'Bad', 'data': { 'a': 'Nope' } }\n");
+    const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      expect(main(['bad.json', '--check'], dir)).toBe(1);
+      expect(err).toHaveBeenCalledWith("bad.json:1: member 'a' of 'Bad' uses unknown type 'Nope'\n");
+    } finally {
+      err.mockRestore();
+    }
   });
 });
 
