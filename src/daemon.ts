@@ -12,6 +12,7 @@ import { registerControlCommands } from './qmp/commands/control.js';
 import { MonitorListener, type ListenAddress } from './transports/socket-listener.js';
 import type { StreamSessionOptions } from './transports/stream.js';
 import { versionInfo } from './version.js';
+import { Metrics } from './transports/metrics.js';
 import { QMP_CAPABILITIES } from './qmp/session.js';
 import { BlockGraph } from './block/graph.js';
 import { closeAll } from './block/lifecycle.js';
@@ -28,6 +29,8 @@ export class Daemon {
   readonly events = new EventBus();
   readonly registry: CommandRegistry;
   readonly dispatcher: Dispatcher;
+  /** Prometheus metrics; the block engine reports nodes, exports, I/O and transactions here. */
+  readonly metrics: Metrics;
   readonly graph: BlockGraph;
   private readonly monitors: MonitorListener[] = [];
   private shutdownPromise: Promise<void> | undefined;
@@ -40,6 +43,9 @@ export class Daemon {
     this.log = opts.log;
     this.registry = new CommandRegistry(loadSchemaRuntime());
     this.dispatcher = new Dispatcher(this.registry);
+    this.metrics = new Metrics((name) => this.registry.get(name) !== undefined);
+    this.dispatcher.observer = (command, reply, startedAt) =>
+      this.metrics.commandDone(command, reply.error?.class ?? 'ok', (performance.now() - startedAt) / 1000);
     this.stopped = new Promise((resolve) => (this.resolveStopped = resolve));
     this.graph = new BlockGraph(this.log.child({ component: 'block' }));
     registerControlCommands(this.registry);
@@ -67,7 +73,12 @@ export class Daemon {
   }
 
   async addMonitor(id: string, address: ListenAddress, pretty: boolean): Promise<MonitorListener> {
-    const listener = new MonitorListener(id, address, (sid) => this.sessionOptions(sid, pretty), this.log);
+    const listener = new MonitorListener(
+      id,
+      address,
+      (sid) => ({ ...this.sessionOptions(sid, pretty), onClose: this.metrics.monitorOpened(address.kind) }),
+      this.log,
+    );
     await listener.listen();
     this.monitors.push(listener);
     return listener;

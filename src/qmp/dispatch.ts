@@ -67,7 +67,19 @@ export function isOobRequest(message: QValue): boolean {
   return isDict(message) && Object.hasOwn(message, 'exec-oob') && !Object.hasOwn(message, 'execute');
 }
 
+/** Told of every message once its reply is known; `command` is the name asked for, if any (metrics). */
+export type DispatchObserver = (command: string | undefined, reply: Reply, startedAt: number) => void;
+
+function requestedCommand(message: QValue | QmpError): string | undefined {
+  if (!isDict(message)) return undefined;
+  const name = message.execute ?? message['exec-oob'];
+  return typeof name === 'string' ? name : undefined;
+}
+
 export class Dispatcher {
+  /** The one place every transport's commands pass: set by the daemon for metrics. */
+  observer: DispatchObserver | undefined;
+
   constructor(private readonly registry: CommandRegistry) {}
 
   /**
@@ -75,6 +87,21 @@ export class Dispatcher {
    * pipelined stream of cheap commands never waits on the microtask queue.
    */
   dispatch(message: QValue | QmpError, state: DispatchState, ctx: CommandContext): Reply | Promise<Reply> {
+    const observer = this.observer;
+    if (observer === undefined) return this.run(message, state, ctx);
+    const startedAt = performance.now();
+    const reply = this.run(message, state, ctx);
+    if (!(reply instanceof Promise)) {
+      observer(requestedCommand(message), reply, startedAt);
+      return reply;
+    }
+    return reply.then((r) => {
+      observer(requestedCommand(message), r, startedAt);
+      return r;
+    });
+  }
+
+  private run(message: QValue | QmpError, state: DispatchState, ctx: CommandContext): Reply | Promise<Reply> {
     if (message instanceof QmpError) return errorReply(message);
     if (!isDict(message)) return errorReply(protocolErrors.notAnObject());
     const id = message.id;

@@ -42,6 +42,8 @@ export interface SessionOptions {
   log: Logger;
   pretty?: boolean;
   onShutdownRequest: () => void;
+  /** Called once when the session closes (metrics of open monitors). */
+  onClose?: () => void;
 }
 
 export class QmpSession implements EventSubscriber {
@@ -102,9 +104,11 @@ export class QmpSession implements EventSubscriber {
   }
 
   close(): void {
+    if (this.closed) return;
     this.closed = true;
     this.queue.length = 0;
     this.unsubscribe?.();
+    this.opts.onClose?.();
   }
 
   sendRaw(text: string): void {
