@@ -4,6 +4,7 @@
  * status, sparse reads, allocation depth and a dirty bitmap have something
  * real to report. Both can hold requests (a drained node) and fail on demand.
  */
+import { read as fsRead, write as fsWrite } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import type {
   NbdAllocationExtent,
@@ -192,7 +193,7 @@ export class FileBackend extends TestBackendBase implements NbdExportBackend {
   private constructor(
     o: BackendOptions,
     private readonly fh: FileHandle,
-    private length: number,
+    private readonly length: number,
   ) {
     super(o);
   }
@@ -208,11 +209,20 @@ export class FileBackend extends TestBackendBase implements NbdExportBackend {
     return this.length;
   }
 
+  // The callback API on the handle's fd: measurably cheaper per request than FileHandle.read/write.
+  private pread(buf: Buffer, at: number, len: number, pos: number): Promise<number> {
+    return new Promise((resolve, reject) => fsRead(this.fh.fd, buf, at, len, pos, (e, n) => (e ? reject(e) : resolve(n))));
+  }
+
+  private pwrite(buf: Buffer, at: number, len: number, pos: number): Promise<number> {
+    return new Promise((resolve, reject) => fsWrite(this.fh.fd, buf, at, len, pos, (e, n) => (e ? reject(e) : resolve(n))));
+  }
+
   async read(offset: number, buf: Buffer): Promise<void> {
     this.check('read');
     let done = 0;
     while (done < buf.length) {
-      const { bytesRead } = await this.fh.read(buf, done, buf.length - done, offset + done);
+      const bytesRead = await this.pread(buf, done, buf.length - done, offset + done);
       if (bytesRead === 0) {
         buf.fill(0, done);
         return;
@@ -225,7 +235,7 @@ export class FileBackend extends TestBackendBase implements NbdExportBackend {
     this.check('write');
     let done = 0;
     while (done < data.length) {
-      const { bytesWritten } = await this.fh.write(data, done, data.length - done, offset + done);
+      const bytesWritten = await this.pwrite(data, done, data.length - done, offset + done);
       done += bytesWritten;
     }
     if (fua) await this.fh.datasync();
