@@ -10,8 +10,7 @@ import type { ListenAddress } from '../transports/socket-listener.js';
 import type { ParsedOption } from './args.js';
 import { optsBool, parseQemuOpts } from './qemu-opts.js';
 import { blockdevAdd, driveAdd, type DriveOptions } from '../block/blockdev.js';
-import { JsonStreamer } from '../qmp/json/streamer.js';
-import { isDict, type QDict, type QValue } from '../qmp/json/value.js';
+import { parseOptionArgument } from '../qapi/keyval.js';
 
 export interface StartupState {
   readonly daemon: Daemon;
@@ -30,7 +29,7 @@ export async function applyOption(state: StartupState, opt: ParsedOption): Promi
     case 'object':
       return addObject(state, value);
     case 'blockdev':
-      await blockdevAdd(state.daemon.graph, parseTypedOption(state, 'blockdev-add', value));
+      await blockdevAdd(state.daemon.graph, parseOptionArgument('BlockdevOptions', value, 'driver'));
       return;
     case 'drive':
       await driveAdd(state.daemon.graph, parseDrive(value));
@@ -88,20 +87,6 @@ function addObject(state: StartupState, text: string): void {
   if (type !== 'iothread') throw QmpError.generic(`Parameter 'qom-type' does not accept value '${type ?? ''}'`);
   if (!opts.get('id')) throw QmpError.generic("Parameter 'id' is missing");
   state.log.info({ id: opts.get('id') }, 'iothread object recorded (qmpd runs one event loop)');
-}
-
-/** A QAPI-typed option (--blockdev ...): JSON when it starts with '{', validated as QMP input of `command`. */
-function parseTypedOption(state: StartupState, command: string, text: string): QDict {
-  if (!text.startsWith('{')) throw QmpError.generic('qmpd accepts only the JSON form of this option for now');
-  const messages: (QValue | QmpError)[] = [];
-  const streamer = new JsonStreamer((m) => messages.push(m));
-  streamer.feed(Buffer.from(text));
-  streamer.end();
-  const first = messages[0];
-  if (first instanceof QmpError) throw first;
-  if (!isDict(first)) throw QmpError.generic(`Invalid parameter type, expected: object`);
-  state.daemon.registry.schema.validateArguments(command, first);
-  return first;
 }
 
 const DRIVE_KEYS = new Set(['file', 'if', 'id', 'format', 'node-name', 'read-only']);

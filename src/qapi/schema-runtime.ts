@@ -4,7 +4,7 @@
  * and the introspection list.
  */
 import type { QDict } from '../qmp/json/value.js';
-import { compileArgumentValidators, type ArgsValidator } from './ajv-validators.js';
+import { argumentValidators } from './ajv-validators.js';
 import { INTROSPECTION } from './generated/introspection.js';
 import { COMMANDS, EVENTS } from './generated/tables.js';
 import type { SchemaInfo } from './generated/types.js';
@@ -15,7 +15,6 @@ import { walkArguments } from './validate.js';
 interface CommandSlot {
   readonly info: SchemaCommandInfo;
   readonly argType: ObjectNode | undefined;
-  readonly ajv: ArgsValidator | undefined;
   /** No mandatory arguments: `{}` is valid without looking further. */
   readonly emptyOk: boolean;
 }
@@ -37,14 +36,14 @@ function isEmpty(args: QDict): boolean {
 
 export function loadSchemaRuntime(): QapiRuntime {
   const nodes = typeNodes();
-  const validators = compileArgumentValidators();
+  const validator = argumentValidators();
   const slots = new Map<string, CommandSlot>();
   const commands = new Map<string, SchemaCommandInfo>();
   for (const c of COMMANDS) {
     const info: SchemaCommandInfo = { name: c.n, allowOob: c.oob === true, features: c.f ?? [] };
     const argType = c.a < 0 ? undefined : (nodes.byIndex[c.a] as ObjectNode);
     commands.set(c.n, info);
-    slots.set(c.n, { info, argType, ajv: validators.get(c.n), emptyOk: !argType || argType.required === 0 });
+    slots.set(c.n, { info, argType, emptyOk: !argType || argType.required === 0 });
   }
   const events = new Map(EVENTS.map((e) => [e.n, { name: e.n, features: e.f ?? [] }]));
 
@@ -55,7 +54,7 @@ export function loadSchemaRuntime(): QapiRuntime {
       const slot = slots.get(command);
       if (!slot) throw new Error(`command ${command} is not in the QAPI schema`);
       if (slot.emptyOk && isEmpty(args)) return;
-      if (slot.ajv?.(args)) return;
+      if (validator(command)?.(args)) return;
       walkArguments(slot.argType, args);
     },
     introspection: () => INTROSPECTION,

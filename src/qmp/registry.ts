@@ -59,8 +59,8 @@ export class CommandRegistry {
     return this.table.get(name);
   }
 
-  /** Names in schema order, as query-commands lists them. */
+  /** query-commands order: QSD lists its commands in reverse schema order. */
   names(): string[] {
-    return [...this.schema.commands.keys()].filter((n) => this.table.has(n));
+    return [...this.schema.commands.keys()].filter((n) => this.table.has(n)).reverse();
   }
 }
