@@ -44,13 +44,29 @@ export async function applyOption(state: StartupState, opt: ParsedOption): Promi
   }
 }
 
+/** Keys of a socket chardev that QemuOpts knows; the ones qmpd acts on are read below. */
+const CHARDEV_SOCKET_KEYS = new Set([
+  'backend', 'id', 'path', 'host', 'port', 'server', 'wait', 'nodelay', 'ipv4', 'ipv6', 'to',
+  'telnet', 'tn3270', 'websocket', 'reconnect', 'abstract', 'tight', 'logfile', 'logappend', 'mux',
+]);
+
 function addChardev(state: StartupState, text: string): void {
   const opts = parseQemuOpts(text, 'backend');
+  const backend = opts.get('backend') ?? '';
+  for (const key of opts.keys()) {
+    if (!CHARDEV_SOCKET_KEYS.has(key)) throw QmpError.generic(`Invalid parameter '${key}'`);
+  }
   const id = opts.get('id');
-  if (!id) throw QmpError.generic("Parameter 'id' is missing");
-  const backend = opts.get('backend');
-  if (backend !== 'socket') throw QmpError.generic(`chardev backend '${backend ?? ''}' is not supported by qmpd`);
+  if (!id) throw QmpError.generic('chardev: no id specified');
+  if (backend !== 'socket') {
+    throw QmpError.generic(
+      ['null', 'file', 'pipe', 'stdio', 'pty', 'ringbuf', 'udp'].includes(backend)
+        ? `chardev backend '${backend}' cannot carry a qmpd monitor`
+        : `'${backend}' is not a valid char driver name`,
+    );
+  }
   if (state.chardevs.has(id)) throw QmpError.generic(`Duplicate ID '${id}' for chardev`);
+  if (optsBool(opts, 'websocket', false)) throw QmpError.generic('websocket=on is served by --http in qmpd');
   if (!optsBool(opts, 'server', false)) throw QmpError.generic('qmpd monitors need a listening socket (server=on)');
   const path = opts.get('path');
   const host = opts.get('host');
@@ -60,33 +76,36 @@ function addChardev(state: StartupState, text: string): void {
   } else if (host !== undefined || opts.has('port')) {
     const port = Number(opts.get('port') ?? '');
     if (!Number.isInteger(port) || port < 0 || port > 65535) {
-      throw QmpError.generic(`chardev: socket: port must be a number 0..65535`);
+      throw QmpError.generic(`Parameter 'port' expects a number 0..65535`);
     }
     address = { kind: 'tcp', host: host ?? '0.0.0.0', port };
   } else {
-    throw QmpError.generic('chardev: socket: no host given');
+    throw QmpError.generic('Unable to parse FD number ');
   }
   state.chardevs.set(id, address);
 }
 
 async function addMonitor(state: StartupState, text: string): Promise<void> {
-  const opts = parseQemuOpts(text, 'chardev');
-  const chardev = opts.get('chardev') ?? '';
-  const mode = opts.get('mode') ?? 'control';
-  if (mode !== 'control') throw QmpError.generic('Only QMP is supported');
-  const address = state.chardevs.get(chardev);
-  if (!address) throw QmpError.generic(`chardev "${chardev}" not found`);
-  if (state.usedChardevs.has(chardev)) throw QmpError.generic(`Device '${chardev}' is in use`);
-  state.usedChardevs.add(chardev);
-  await state.daemon.addMonitor(opts.get('id') ?? chardev, address, optsBool(opts, 'pretty', false));
+  const opts = parseOptionArgument('MonitorOptions', text, 'chardev') as {
+    chardev: string;
+    mode?: string;
+    pretty?: boolean;
+    id?: string;
+  };
+  const address = state.chardevs.get(opts.chardev);
+  if (!address) throw QmpError.generic(`chardev "${opts.chardev}" not found`);
+  if ((opts.mode ?? 'control') !== 'control') throw QmpError.generic('Only QMP is supported');
+  if (state.usedChardevs.has(opts.chardev)) throw QmpError.generic(`Device '${opts.chardev}' is in use`);
+  state.usedChardevs.add(opts.chardev);
+  await state.daemon.addMonitor(opts.id ?? opts.chardev, address, opts.pretty ?? false);
 }
 
 function addObject(state: StartupState, text: string): void {
-  const opts = parseQemuOpts(text, 'qom-type');
-  const type = opts.get('qom-type');
-  if (type !== 'iothread') throw QmpError.generic(`Parameter 'qom-type' does not accept value '${type ?? ''}'`);
-  if (!opts.get('id')) throw QmpError.generic("Parameter 'id' is missing");
-  state.log.info({ id: opts.get('id') }, 'iothread object recorded (qmpd runs one event loop)');
+  const opts = parseOptionArgument('ObjectOptions', text, 'qom-type') as { 'qom-type': string; id: string };
+  if (opts['qom-type'] !== 'iothread') {
+    throw QmpError.generic(`Object type '${opts['qom-type']}' is not supported by qmpd`);
+  }
+  state.log.info({ id: opts.id }, 'iothread object recorded (qmpd runs one event loop)');
 }
 
 const DRIVE_KEYS = new Set(['file', 'if', 'id', 'format', 'node-name', 'read-only']);
