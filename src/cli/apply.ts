@@ -9,6 +9,7 @@ import { QmpError } from '../qmp/error.js';
 import type { ListenAddress } from '../transports/socket-listener.js';
 import type { ParsedOption } from './args.js';
 import { optsBool, parseQemuOpts } from './qemu-opts.js';
+import { applyHttpOption } from '../transports/http-cli.js';
 import { blockdevAdd, driveAdd, type DriveOptions } from '../block/blockdev.js';
 import { parseOptionArgument } from '../qapi/keyval.js';
 
@@ -34,6 +35,10 @@ export async function applyOption(state: StartupState, opt: ParsedOption): Promi
     case 'drive':
       await driveAdd(state.daemon.graph, parseDrive(value));
       return;
+    case 'http':
+    case 'http-token-file':
+    case 'http-allow-origin':
+      return applyHttpOption(state.daemon, opt.name, value);
     case 'log-level':
     case 'state-dir':
     case 'trace':
