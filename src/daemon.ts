@@ -18,6 +18,8 @@ import { BlockGraph } from './block/graph.js';
 import { closeAll } from './block/lifecycle.js';
 import { registerBlockCommands } from './qmp/commands/block.js';
 import { registerTransactionCommands } from './qmp/commands/transaction.js';
+import { registerExportCommands } from './qmp/commands/exports.js';
+import { ExportManager } from './block/exports/manager.js';
 import './block/drivers/index.js';
 
 export interface DaemonOptions {
@@ -32,6 +34,7 @@ export class Daemon {
   /** Prometheus metrics; the block engine reports nodes, exports, I/O and transactions here. */
   readonly metrics: Metrics;
   readonly graph: BlockGraph;
+  readonly exports: ExportManager;
   private readonly monitors: MonitorListener[] = [];
   private shutdownPromise: Promise<void> | undefined;
   private readonly shutdownHooks: (() => Promise<void> | void)[] = [];
@@ -48,9 +51,11 @@ export class Daemon {
       this.metrics.commandDone(command, reply.error?.class ?? 'ok', (performance.now() - startedAt) / 1000);
     this.stopped = new Promise((resolve) => (this.resolveStopped = resolve));
     this.graph = new BlockGraph(this.log.child({ component: 'block' }));
-    registerControlCommands(this.registry);
+    registerControlCommands(this.registry, { beforeQuit: () => this.exports.shutdown() });
     registerBlockCommands(this.registry, this.graph);
     registerTransactionCommands(this.registry, this.graph);
+    this.exports = new ExportManager(this.graph, this.events, this.log.child({ component: 'exports' }));
+    registerExportCommands(this.registry, this.graph, this.exports);
     this.registry.registerUnsupported((name) => `Command ${name} is not supported by qmpd`);
   }
 
@@ -103,6 +108,7 @@ export class Daemon {
         this.log.error({ err }, 'shutdown step failed');
       }
     }
+    await this.exports.shutdown();
     await this.graph.mutex.run(() => closeAll(this.graph));
     await Promise.all(this.monitors.map((m) => m.close()));
     this.resolveStopped();

@@ -71,6 +71,23 @@ export class BlockBackend implements NodeParent {
     return this.admitted(() => this.root!.child.blockStatusAbove(offset, length));
   }
 
+  /**
+   * Admission for a request that the caller performs itself on the root node
+   * (an NBD request, from admission until its reply is queued): counts it in
+   * flight, after waiting if the backend is drained. Pair with leave().
+   */
+  enter(): void | Promise<void> {
+    if (this.quiesce === 0) {
+      this.inFlight.inc();
+      return;
+    }
+    return new Promise<void>((resolve) => this.admitWaiters.push(resolve)).then(() => this.enter());
+  }
+
+  leave(): void {
+    this.inFlight.dec();
+  }
+
   /** Called by drainedEnd when the last drained section over this backend ends. */
   release(): void {
     if (this.quiesce > 0) return;

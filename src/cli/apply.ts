@@ -12,6 +12,9 @@ import { optsBool, parseQemuOpts } from './qemu-opts.js';
 import { applyHttpOption } from '../transports/http-cli.js';
 import { blockdevAdd, driveAdd, type DriveOptions } from '../block/blockdev.js';
 import { parseOptionArgument } from '../qapi/keyval.js';
+import type { NbdServerOptions } from '../qapi/generated/types.js';
+import { fromSocketAddress } from '../block/exports/address.js';
+import type { ExportOptions } from '../block/exports/manager.js';
 
 export interface StartupState {
   readonly daemon: Daemon;
@@ -34,6 +37,14 @@ export async function applyOption(state: StartupState, opt: ParsedOption): Promi
       return;
     case 'drive':
       await driveAdd(state.daemon.graph, parseDrive(value));
+      return;
+    case 'nbd-server': {
+      const o = parseOptionArgument('NbdServerOptions', value) as unknown as NbdServerOptions;
+      await state.daemon.exports.startNbd(fromSocketAddress(o.addr), o['max-connections'], o['tls-creds']);
+      return;
+    }
+    case 'export':
+      await state.daemon.exports.add(parseOptionArgument('BlockExportOptions', value, 'type') as unknown as ExportOptions);
       return;
     case 'http':
     case 'http-token-file':

@@ -1,0 +1,199 @@
+/**
+ * Block exports (block-export-add and friends): each export is an anonymous
+ * BlockBackend on its node plus a protocol server entry. Checks and texts
+ * follow QEMU 7.2's blk_exp_add() and nbd_export_create().
+ */
+import type { Logger } from 'pino';
+import { QmpError } from '../../qmp/error.js';
+import type { EventBus } from '../../qmp/events.js';
+import { BlockBackend } from '../backend.js';
+import { CHECK_ALLOW_RO, checkBitmap } from '../bitmap-ops.js';
+import type { DirtyBitmap } from '../bitmap.js';
+import { GraphChange } from '../graph-change.js';
+import { isWellFormedId, type BlockGraph } from '../graph.js';
+import { closeUnused } from '../lifecycle.js';
+import type { BlockNode } from '../node.js';
+import { refreshPerms } from '../perm-refresh.js';
+import { PERM_ALL, PERM_CONSISTENT_READ, PERM_RESIZE, PERM_WRITE } from '../permissions.js';
+import { GraphNbdBackend } from './nbd-backend.js';
+import { NbdServer, type NbdListenAddress } from './nbd/index.js';
+
+/** NBD_MAX_STRING_SIZE: export names and descriptions. */
+const NBD_MAX_STRING = 4096;
+
+export interface ExportOptions {
+  type: string;
+  id: string;
+  'node-name': string;
+  writable?: boolean;
+  writethrough?: boolean;
+  iothread?: string;
+  'fixed-iothread'?: boolean;
+  name?: string;
+  description?: string;
+  bitmaps?: string[];
+  'allocation-depth'?: boolean;
+}
+
+export class BlockExport {
+  shuttingDown = false;
+  constructor(
+    readonly id: string,
+    readonly type: 'nbd',
+    readonly backend: BlockBackend,
+    readonly nbdName: string,
+    readonly bitmaps: readonly DirtyBitmap[],
+  ) {}
+
+  get nodeName(): string {
+    return this.backend.node?.nodeName ?? '';
+  }
+}
+
+export interface ExportMetrics {
+  bytes(exportId: string, op: 'read' | 'write', bytes: number): void;
+}
+
+export class ExportManager {
+  private nbd: NbdServer | undefined;
+  /** In creation order; query-block-exports lists newest first. */
+  private readonly exports = new Map<string, BlockExport>();
+
+  constructor(
+    private readonly graph: BlockGraph,
+    private readonly events: EventBus,
+    private readonly log: Logger,
+    private readonly metrics?: ExportMetrics,
+  ) {}
+
+  get nbdServer(): NbdServer | undefined {
+    return this.nbd;
+  }
+
+  list(): BlockExport[] {
+    return [...this.exports.values()].reverse();
+  }
+
+  async startNbd(address: NbdListenAddress, maxConnections: number | undefined, tlsCreds?: string): Promise<void> {
+    if (this.nbd) throw QmpError.generic('NBD server already running');
+    if (tlsCreds !== undefined) throw QmpError.generic(`No TLS credentials with id '${tlsCreds}'`);
+    try {
+      this.nbd = await NbdServer.start({ address, maxConnections, log: this.log.child({ component: 'nbd' }) });
+    } catch (err) {
+      throw QmpError.generic(`Failed to bind socket: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  /** nbd-server-stop: every NBD export goes (announced before the reply), then the listener. */
+  async stopNbd(): Promise<void> {
+    const server = this.nbd;
+    if (!server) throw QmpError.generic('NBD server not running');
+    for (const exp of this.list()) if (exp.type === 'nbd') await this.remove(exp, 'hard');
+    this.nbd = undefined;
+    await server.close();
+  }
+
+  add(o: ExportOptions): Promise<BlockExport> {
+    return this.graph.mutex.run(async () => {
+      if (!isWellFormedId(o.id)) throw QmpError.generic('Invalid block export id');
+      if (this.exports.has(o.id)) throw QmpError.generic(`Block export id '${o.id}' is already in use`);
+      if (o.type !== 'nbd') throw QmpError.generic(`Export type '${o.type}' is not supported by qmpd`);
+      const node = this.graph.lookup(undefined, o['node-name']);
+      const writable = o.writable ?? false;
+      if (node.readOnly && writable) throw QmpError.generic('Cannot export read-only node as writable');
+      if (o.iothread !== undefined) throw QmpError.generic(`iothread "${o.iothread}" not found`);
+      // nbd_export_create(): server, name, description, bitmaps; then the backend is attached
+      if (!this.nbd) throw QmpError.generic('NBD server not running');
+      const name = o.name ?? o['node-name'];
+      if (Buffer.byteLength(name) > NBD_MAX_STRING) throw QmpError.generic(`export name '${name}' too long`);
+      if (o.description !== undefined && Buffer.byteLength(o.description) > NBD_MAX_STRING) {
+        throw QmpError.generic(`description '${o.description}' too long`);
+      }
+      if (this.nbd.hasExport(name)) throw QmpError.generic(`NBD server already has export named '${name}'`);
+      const bitmaps = (o.bitmaps ?? []).map((b) => findExportBitmap(node, b, writable));
+
+      // An export does not let anyone resize its node while it runs.
+      const bb = new BlockBackend('', PERM_CONSISTENT_READ | (writable ? PERM_WRITE : 0), PERM_ALL & ~PERM_RESIZE);
+      const change = new GraphChange();
+      change.link(bb.attach(node));
+      try {
+        refreshPerms(change, this.graph.locks, [node]);
+      } catch (err) {
+        change.abort();
+        throw err;
+      }
+      change.commit();
+      const backend = new GraphNbdBackend(
+        bb,
+        { name, description: o.description, writable, writethrough: o.writethrough ?? false, allocationDepth: o['allocation-depth'] ?? false, bitmaps },
+        this.metrics ? (op, n) => this.metrics!.bytes(o.id, op, n) : undefined,
+      );
+      this.nbd.addExport(backend);
+      for (const b of bitmaps) b.busy = true;
+      const exp = new BlockExport(o.id, 'nbd', bb, name, bitmaps);
+      this.exports.set(o.id, exp);
+      this.graph.anonymous.add(bb);
+      return exp;
+    });
+  }
+
+  find(id: string): BlockExport {
+    const exp = this.exports.get(id);
+    if (!exp) throw QmpError.generic(`Export '${id}' is not found`);
+    return exp;
+  }
+
+  /** nbd-server-remove looks exports up by their NBD name. */
+  findByNbdName(name: string): BlockExport {
+    for (const exp of this.exports.values()) if (exp.nbdName === name) return exp;
+    throw QmpError.generic(`Export '${name}' is not found`);
+  }
+
+  /**
+   * block-export-del: 'safe' refuses while clients are attached; 'hard' drops them.
+   * Resolves once the export is gone and BLOCK_EXPORT_DELETED was emitted.
+   */
+  async remove(exp: BlockExport, mode: 'safe' | 'hard'): Promise<void> {
+    if (exp.shuttingDown) throw QmpError.generic(`Block export '${exp.id}' is already shutting down`);
+    const result = this.nbd?.removeExport(exp.nbdName, mode);
+    if (result && !result.removed) throw QmpError.generic(`export '${exp.id}' still in use`);
+    exp.shuttingDown = true;
+    // connections finish their in-flight requests; I/O never needs the graph mutex
+    if (result?.removed) await result.closed;
+    await this.graph.mutex.run(async () => {
+      for (const b of exp.bitmaps) b.busy = false;
+      const node = exp.backend.node;
+      const change = new GraphChange();
+      if (exp.backend.root) change.detach(exp.backend.root);
+      change.commit();
+      exp.backend.root = null;
+      this.graph.anonymous.delete(exp.backend);
+      this.exports.delete(exp.id);
+      if (node) await closeUnused(this.graph, [node]);
+    });
+    this.events.emit('BLOCK_EXPORT_DELETED', { id: exp.id });
+  }
+
+  /** Daemon shutdown (quit): every export goes, announced, then the server. */
+  async shutdown(): Promise<void> {
+    for (const exp of this.list()) {
+      if (!exp.shuttingDown) await this.remove(exp, 'hard');
+    }
+    if (this.nbd) await this.nbd.close();
+    this.nbd = undefined;
+  }
+}
+
+/** A bitmap on the node or anywhere down its backing chain (as QEMU searches). */
+function findExportBitmap(node: BlockNode, name: string, writable: boolean): DirtyBitmap {
+  for (let n: BlockNode | undefined = node; n; n = n.backing?.child) {
+    const b = n.bitmaps.find((x) => x.name === name);
+    if (!b) continue;
+    checkBitmap(n, b, CHECK_ALLOW_RO);
+    if (!writable && !n.readOnly && b.recording) {
+      throw QmpError.generic(`Enabled bitmap '${name}' incompatible with readonly export`);
+    }
+    return b;
+  }
+  throw QmpError.generic(`Bitmap '${name}' is not found`);
+}
