@@ -35,9 +35,9 @@ export function loadToken(file: string | undefined, env: NodeJS.ProcessEnv = pro
       throw QmpError.generic(`cannot read token file '${file}': ${describeErrno(err as NodeJS.ErrnoException)}`);
     }
   } else {
-    token = env[TOKEN_ENV];
-    if (token === undefined) return undefined;
-    token = token.trim();
+    // Set but empty counts as unset, as shells make it easy to export an empty variable.
+    token = env[TOKEN_ENV]?.trim();
+    if (token === undefined || token === '') return undefined;
   }
   checkTokenSyntax(token, file === undefined ? `${TOKEN_ENV}` : `token file '${file}'`);
   return token;
