@@ -23,7 +23,11 @@ export const HTTP_BODY_LIMIT = 1024 * 1024;
 export const WS_MAX_MESSAGE_BYTES = 1024 * 1024;
 /** Unsent output past which we stop reading a WebSocket client's requests. */
 export const WS_OUTPUT_HIGH_WATER = 1024 * 1024;
-/** Unsent output past which a client that does not read is disconnected (close code 1008). */
+/**
+ * Unsent output past which a client that does not read is disconnected (close code 1008).
+ * Must leave room above the high-water mark for the replies to one 64 KiB input chunk of
+ * tiny frames (about 1 MiB), which are written before input can be paused.
+ */
 export const WS_MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
 
 export interface HttpLimits {

@@ -21,6 +21,7 @@ export class WsFlow {
   private inputPausedByDialect = false;
   private outputPaused = false;
   private overLimit = false;
+  private inBurst = false;
   private readonly onFlushed = () => this.checkDrained();
 
   constructor(
@@ -37,18 +38,9 @@ export class WsFlow {
   /** One text frame. */
   send(text: string): void {
     if (this.closed) return;
-    const buffered = this.ws.bufferedAmount;
-    if (buffered + text.length > this.limits.wsMaxBufferedBytes) {
-      this.overLimit = true;
-      this.ws.close(CloseCode.PolicyViolation, 'output buffer limit exceeded: the client does not read');
-      return;
-    }
     this.ws.send(text);
-    if (!this.outputPaused && buffered + text.length > this.limits.wsOutputHighWater) {
-      this.outputPaused = true;
-      this.update();
-      this.waitForDrain();
-    }
+    // Inside a burst the output is corked, not refused by the peer: judge it once uncorked.
+    if (!this.inBurst) this.checkOutput();
   }
 
   /** Coalesce the frames of a burst of replies into one write. */
@@ -58,6 +50,38 @@ export class WsFlow {
 
   uncork(): void {
     this.socket.uncork();
+  }
+
+  /**
+   * Around the processing of one TCP chunk (every frame in it): replies go
+   * out in one write. A chunk is at most 64 KiB, so what a burst can add to
+   * the buffer is bounded.
+   */
+  beginBurst(): void {
+    this.inBurst = true;
+    this.socket.cork();
+  }
+
+  endBurst(): void {
+    this.inBurst = false;
+    this.socket.uncork();
+    this.checkOutput();
+  }
+
+  /** What the kernel did not take is what the peer is not reading. */
+  private checkOutput(): void {
+    if (this.closed) return;
+    const buffered = this.ws.bufferedAmount;
+    if (buffered > this.limits.wsMaxBufferedBytes) {
+      this.overLimit = true;
+      this.ws.close(CloseCode.PolicyViolation, 'output buffer limit exceeded: the client does not read');
+      return;
+    }
+    if (!this.outputPaused && buffered > this.limits.wsOutputHighWater) {
+      this.outputPaused = true;
+      this.update();
+      this.waitForDrain();
+    }
   }
 
   pauseInput(): void {
