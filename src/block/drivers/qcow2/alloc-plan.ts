@@ -1,0 +1,142 @@
+/**
+ * Allocation plans for writes into clusters that need new host clusters
+ * (docs/qcow2-format.md §9): unallocated, zero, shared (COPIED clear) or
+ * compressed clusters. Made and linked with the metadata mutex held; the
+ * data is written in between, without it.
+ */
+import { hostOfCluster, mapExtents, type Extent } from './cluster-map.js';
+import { compressedClusters } from './compressed.js';
+import { Kind, setEntry } from './entries.js';
+import { qcow2Errors as E } from './errors.js';
+import type { Qcow2Image } from './image.js';
+import type { InflightAllocations } from './inflight.js';
+
+export interface AllocCluster {
+  /** guest cluster index */
+  gc: number;
+  /** what the cluster was before: source of copy-on-write data, and what to free */
+  old: Extent;
+  /** new host cluster offset */
+  host: number;
+  /** a preallocated zero cluster owned by this L2 entry alone, written in place */
+  reused: boolean;
+}
+
+/** Guest clusters whose new host clusters are contiguous: written with one request. */
+export interface HostRun {
+  clusters: AllocCluster[];
+}
+
+export interface AllocPlan {
+  /** clusters that turned out to be allocated after all: plain writes */
+  inPlace: Extent[];
+  allocs: AllocCluster[];
+  runs: HostRun[];
+  token: ReturnType<InflightAllocations['add']> | null;
+}
+
+/** The L2 table for L1 entry `l1Index`, creating an empty one if needed. */
+export async function ensureL2(img: Qcow2Image, l1Index: number): Promise<number> {
+  const off = img.l1.l2Offset(l1Index);
+  if (off !== 0) {
+    if (!img.l1.copied(l1Index)) throw E.sharedL2();
+    return off;
+  }
+  const run = await img.allocator.allocate(1);
+  const l2Off = run.start * img.cs;
+  img.l2.insertNew(l2Off, Buffer.alloc(img.cs));
+  img.l1.set(l1Index, l2Off);
+  return l2Off;
+}
+
+/** Call with the lock held and no in-flight allocation overlapping the range. */
+export async function makePlan(img: Qcow2Image, offset: number, length: number): Promise<AllocPlan> {
+  const cs = img.cs;
+  const extents = await mapExtents(img, offset, length);
+  const inPlace: Extent[] = [];
+  const allocs: AllocCluster[] = [];
+  for (const e of extents) {
+    if (e.kind === Kind.Normal && e.copied) {
+      inPlace.push(e);
+      continue;
+    }
+    const last = Math.floor((e.guest + e.length - 1) / cs);
+    for (let gc = Math.floor(e.guest / cs); gc <= last; gc++) {
+      const reused = e.kind === Kind.ZeroAlloc && e.copied;
+      allocs.push({ gc, old: e, host: reused ? hostOfCluster(e, gc, cs) : 0, reused });
+    }
+  }
+  if (allocs.length === 0) return { inPlace, allocs, runs: [], token: null };
+
+  const token = img.inflight.add(allocs[0]!.gc, allocs[allocs.length - 1]!.gc);
+  try {
+    let lastL1 = -1;
+    for (const a of allocs) {
+      const l1Index = Math.floor(a.gc / img.l2Entries);
+      if (l1Index !== lastL1) await ensureL2(img, l1Index);
+      lastL1 = l1Index;
+    }
+    for (let i = 0; i < allocs.length; ) {
+      if (allocs[i]!.reused) {
+        i++;
+        continue;
+      }
+      let j = i + 1;
+      while (j < allocs.length && !allocs[j]!.reused && allocs[j]!.gc === allocs[j - 1]!.gc + 1) j++;
+      for (let k = i; k < j; ) {
+        const run = await img.allocator.allocate(j - k);
+        for (let t = 0; t < run.count; t++) allocs[k + t]!.host = (run.start + t) * cs;
+        k += run.count;
+      }
+      i = j;
+    }
+  } catch (err) {
+    await releaseNew(img, allocs);
+    img.inflight.remove(token);
+    throw err;
+  }
+  return { inPlace, allocs, runs: groupRuns(allocs, cs), token };
+}
+
+function groupRuns(allocs: AllocCluster[], cs: number): HostRun[] {
+  const runs: HostRun[] = [];
+  let cur: AllocCluster[] = [];
+  for (const a of allocs) {
+    const prev = cur[cur.length - 1];
+    if (prev !== undefined && (a.gc !== prev.gc + 1 || a.host !== prev.host + cs)) {
+      runs.push({ clusters: cur });
+      cur = [];
+    }
+    cur.push(a);
+  }
+  if (cur.length > 0) runs.push({ clusters: cur });
+  return runs;
+}
+
+/** Gives back host clusters of a plan that never got linked. */
+export async function releaseNew(img: Qcow2Image, allocs: AllocCluster[]): Promise<void> {
+  for (const a of allocs) if (!a.reused && a.host !== 0) await img.allocator.release(a.host / img.cs, 1);
+}
+
+/** Points the L2 entries at the written clusters and queues the old ones for freeing. */
+export async function linkPlan(img: Qcow2Image, plan: AllocPlan): Promise<void> {
+  const cs = img.cs;
+  const per = img.l2Entries;
+  let tableOff = -1;
+  let table: Buffer | undefined;
+  for (const a of plan.allocs) {
+    const l2Off = img.l1.l2Offset(Math.floor(a.gc / per));
+    if (l2Off !== tableOff || table === undefined) {
+      table = await img.l2.getForUpdate(l2Off);
+      tableOff = l2Off;
+    }
+    setEntry(table, (a.gc % per) * 8, a.host, true);
+    if (a.reused) continue;
+    if (a.old.kind === Kind.Normal || a.old.kind === Kind.ZeroAlloc) {
+      img.frees.queue(hostOfCluster(a.old, a.gc, cs) / cs, 1);
+    } else if (a.old.kind === Kind.Compressed) {
+      const r = compressedClusters(a.old.comp!, cs);
+      img.frees.queue(r.start, r.count);
+    }
+  }
+}

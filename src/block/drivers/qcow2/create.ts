@@ -1,0 +1,107 @@
+/**
+ * Creating a qcow2 image laid out as `qemu-img create -f qcow2` does
+ * (docs/qcow2-format.md §7): cluster 0 header (+ backing format, feature
+ * table, backing name), cluster 1 refcount table, cluster 2 refcount block,
+ * then the L1 table, allocated by growing the new empty image to its size
+ * exactly as QEMU's creation does (so refcount blocks for large L1 tables
+ * land after it, like QEMU's).
+ */
+import { QmpError } from '../../../qmp/error.js';
+import { silentLogger } from '../../../log.js';
+import type { ChildIo } from '../driver.js';
+import { DEFAULT_CLUSTER_BITS, MAX_CLUSTER_BITS, MIN_CLUSTER_BITS, V3_WRITTEN_HEADER_LENGTH } from './constants.js';
+import type { Qcow2Header } from './header.js';
+import { buildHeaderCluster } from './header-write.js';
+import { Qcow2Image } from './image.js';
+import { truncateImage } from './resize.js';
+
+export interface Qcow2CreateOptions {
+  /** virtual size in bytes; rounded up to a multiple of 512 as QEMU does */
+  size: number;
+  /** 512 B .. 2 MiB, a power of two; default 64 KiB */
+  clusterSize?: number;
+  backingFile?: string;
+  backingFormat?: string;
+  /** refcount entry width, 1..64 bits, a power of two; default 16 (v2: only 16) */
+  refcountBits?: number;
+  /** '1.1' (v3, default) or '0.10' (v2) */
+  compat?: '0.10' | '1.1';
+}
+
+const err = (desc: string): QmpError => QmpError.generic(desc);
+
+export async function formatQcow2(file: ChildIo, opts: Qcow2CreateOptions): Promise<void> {
+  const cs = opts.clusterSize ?? 2 ** DEFAULT_CLUSTER_BITS;
+  const clusterBits = Math.log2(cs);
+  if (!Number.isInteger(clusterBits) || clusterBits < MIN_CLUSTER_BITS || clusterBits > MAX_CLUSTER_BITS) {
+    throw err('Cluster size must be a power of two between 512 and 2048k');
+  }
+  const version = opts.compat === '0.10' ? 2 : 3;
+  const refcountBits = opts.refcountBits ?? 16;
+  const refcountOrder = Math.log2(refcountBits);
+  if (!Number.isInteger(refcountOrder) || refcountOrder < 0 || refcountOrder > 6) {
+    throw err('Refcount width must be a power of two and may not exceed 64 bits');
+  }
+  if (version === 2 && refcountBits !== 16) {
+    throw err(
+      'Different refcount widths than 16 bits require compatibility level 1.1 or above (use compat=1.1 or greater)',
+    );
+  }
+  if (opts.backingFormat !== undefined && opts.backingFile === undefined) {
+    throw err('Backing format cannot be used without backing file');
+  }
+  if (!Number.isSafeInteger(opts.size) || opts.size < 0) throw err("Parameter 'size' expects a size");
+  const size = Math.ceil(opts.size / 512) * 512;
+
+  const h: Qcow2Header = {
+    version,
+    backingFileOffset: 0,
+    backingFileSize: 0,
+    clusterBits,
+    size: 0,
+    cryptMethod: 0,
+    l1Size: 0,
+    l1TableOffset: 0,
+    refcountTableOffset: cs,
+    refcountTableClusters: 1,
+    nbSnapshots: 0,
+    snapshotsOffset: 0,
+    incompatible: 0n,
+    compatible: 0n,
+    autoclear: 0n,
+    refcountOrder,
+    headerLength: version === 3 ? V3_WRITTEN_HEADER_LENGTH : 72,
+    compressionType: 0,
+    unknownHeaderFields: Buffer.alloc(0),
+    backingFile: opts.backingFile ?? null,
+    backingFormat: opts.backingFormat ?? null,
+    featureNames: [],
+    bitmaps: null,
+    hasCryptoExtension: false,
+    hasDataFileExtension: false,
+    unknownExtensions: [],
+  };
+  const image = Buffer.alloc(3 * cs);
+  buildHeaderCluster(h).copy(image, 0);
+  image.writeBigUInt64BE(BigInt(2 * cs), cs);
+  const block = image.subarray(2 * cs);
+  for (let c = 0; c < 3; c++) writeRefcount(block, c, refcountBits, 1);
+
+  if (file.length() > 0) await file.truncate(0);
+  await file.write(0, image);
+  await file.flush();
+  if (size === 0) return;
+
+  const img = await Qcow2Image.open({ file, backing: () => null, readOnly: false, log: silentLogger() });
+  await truncateImage(img, size);
+  await img.flush();
+}
+
+function writeRefcount(block: Buffer, i: number, bits: number, v: number): void {
+  if (bits >= 8) {
+    block.writeUIntBE(v, i * (bits / 8) + Math.max(0, bits / 8 - 6), Math.min(6, bits / 8));
+    return;
+  }
+  const bit = i * bits;
+  block[bit >> 3] = block[bit >> 3]! | (v << (bit & 7));
+}

@@ -1,0 +1,27 @@
+/**
+ * The qcow2 format driver (docs/qcow2-format.md). Opening validates the
+ * header and the top-level tables and writes nothing; see image.ts for the
+ * concurrency rules and instance.ts for the operations.
+ */
+import { QmpError } from '../../../qmp/error.js';
+import type { BlockDriver, DriverInstance, DriverOpenContext } from '../driver.js';
+import { readBitmapDirectory } from './bitmaps.js';
+import { Qcow2Image } from './image.js';
+import { Qcow2Instance } from './instance.js';
+
+export const qcow2: BlockDriver = {
+  name: 'qcow2',
+  protocol: false,
+  supportsBacking: true,
+  async open(ctx: DriverOpenContext): Promise<DriverInstance> {
+    if (ctx.file === undefined) throw QmpError.generic("Parameter 'file' is missing");
+    const img = await Qcow2Image.open({
+      file: ctx.file,
+      backing: () => ctx.backing(),
+      readOnly: ctx.readOnly,
+      log: ctx.log,
+    });
+    await readBitmapDirectory(img);
+    return new Qcow2Instance(img);
+  },
+};

@@ -1,0 +1,220 @@
+/**
+ * One open qcow2 image: the parsed header, the in-memory L1 and refcount
+ * tables, the metadata caches and the synchronisation state. Opening reads
+ * and validates only; nothing is written before the first modification.
+ *
+ * Concurrency invariant: every change to metadata (L1, L2, refcounts, header)
+ * happens with `lock` held, and an L2 entry that points at a host cluster is
+ * only ever set for a guest cluster registered in `inflight` by the request
+ * that allocated it. Reads and writes into clusters that are already
+ * allocated (COPIED) run without the lock. The lock is held across awaits of
+ * the file child only (and the backing child for copy-on-write reads), never
+ * across anything that waits for the graph to drain.
+ */
+import type { Logger } from 'pino';
+import type { ChildIo } from '../driver.js';
+import { Allocator } from './allocator.js';
+import {
+  AUTOCLEAR_BITMAPS, INCOMPAT_CORRUPT, INCOMPAT_DATA_FILE, INCOMPAT_DIRTY, INCOMPAT_EXTL2,
+  L2_CACHE_BYTES, L2_CACHE_MIN_TABLES, MAX_DIRTY_TABLES, MAX_PENDING_FREES, OFF_AUTOCLEAR, OFF_INCOMPAT,
+} from './constants.js';
+import { entryOffset } from './entries.js';
+import { qcow2Errors as E } from './errors.js';
+import { DeferredFrees } from './frees.js';
+import { headerClusterBits, parseHeader, type Qcow2Header } from './header.js';
+import { InflightAllocations } from './inflight.js';
+import { L1Table } from './l1.js';
+import { MetaCache } from './meta-cache.js';
+import { Mutex } from './mutex.js';
+import { Refcounts } from './refcount.js';
+import { writeback, type MetadataSet } from './writeback.js';
+
+export interface ImageOpenOptions {
+  file: ChildIo;
+  backing: () => ChildIo | null;
+  readOnly: boolean;
+  log: Logger;
+}
+
+/** Bytes read first: enough for any header field, and for cluster 0 of small-cluster images. */
+const HEADER_PROBE = 4096;
+
+export class Qcow2Image implements MetadataSet {
+  readonly lock = new Mutex();
+  readonly inflight = new InflightAllocations();
+  readonly frees = new DeferredFrees();
+  readonly cs: number;
+  readonly clusterBits: number;
+  /** Entries per L2 table. */
+  readonly l2Entries: number;
+  /** v3 images have the zero flag in L2 entries. */
+  readonly zeroFlag: boolean;
+  readonly l2: MetaCache;
+  readonly allocator: Allocator;
+  readOnly: boolean;
+  /** Set when corruption was found at runtime: writes are refused from then on. */
+  corrupt = false;
+  private writeReady = false;
+  /** Extra work for the first modification (bitmaps.ts marks stored bitmaps in use). */
+  firstWriteHooks: (() => Promise<void>)[] = [];
+
+  private constructor(
+    readonly file: ChildIo,
+    readonly backingChild: () => ChildIo | null,
+    readonly header: Qcow2Header,
+    readonly l1: L1Table,
+    readonly refs: Refcounts,
+    readOnly: boolean,
+    readonly log: Logger,
+  ) {
+    this.readOnly = readOnly;
+    this.clusterBits = header.clusterBits;
+    this.cs = 2 ** header.clusterBits;
+    this.l2Entries = this.cs / 8;
+    this.zeroFlag = header.version >= 3;
+    const l2Capacity = Math.max(L2_CACHE_MIN_TABLES, Math.floor(L2_CACHE_BYTES / this.cs));
+    this.l2 = new MetaCache(l2Capacity, this.cs, (off, buf) => file.read(off, buf));
+    this.allocator = new Allocator(refs, file, () => {
+      header.refcountTableOffset = refs.tableOffset;
+      header.refcountTableClusters = refs.tableClusters;
+    });
+  }
+
+  static async open(o: ImageOpenOptions): Promise<Qcow2Image> {
+    const probe = Buffer.alloc(HEADER_PROBE);
+    await o.file.read(0, probe);
+    const cs = 2 ** headerClusterBits(probe);
+    let head = probe.subarray(0, cs);
+    if (cs > HEADER_PROBE) {
+      head = Buffer.alloc(cs);
+      await o.file.read(0, head);
+    }
+    const h = parseHeader(head, o.readOnly);
+    if (h.cryptMethod !== 0) throw E.encrypted();
+    if ((h.incompatible & INCOMPAT_DATA_FILE) !== 0n) throw E.dataFile();
+    if ((h.incompatible & INCOMPAT_EXTL2) !== 0n) throw E.extendedL2();
+    if (!o.readOnly && (h.incompatible & INCOMPAT_DIRTY) !== 0n) throw E.dirtyReadWrite();
+    if (!o.readOnly && h.nbSnapshots > 0) throw E.snapshotsReadWrite();
+
+    const fileLength = o.file.length();
+    const rtStart = h.refcountTableOffset;
+    const rtEnd = rtStart + h.refcountTableClusters * cs;
+    if (rtStart < cs) throw E.corrupt('the refcount table overlaps the qcow2 header');
+    if (rtStart >= fileLength) throw E.corrupt('the refcount table lies past the end of the file');
+    const l1Bytes = h.l1Size * 8;
+    if (h.l1Size > 0) {
+      const l1Start = h.l1TableOffset;
+      if (l1Start < cs) throw E.corrupt('the active L1 table overlaps the qcow2 header');
+      if (l1Start < rtEnd && rtStart < l1Start + l1Bytes) {
+        throw E.corrupt('the active L1 table overlaps the refcount table');
+      }
+      if (l1Start >= fileLength) throw E.corrupt('the active L1 table lies past the end of the file');
+    }
+
+    const l1Buf = Buffer.alloc(l1Bytes);
+    if (l1Bytes > 0) await o.file.read(h.l1TableOffset, l1Buf);
+    const l1 = new L1Table(o.file, l1Buf, h.l1Size, h.l1TableOffset);
+    l1.validate(cs, fileLength);
+    for (let i = 0; i < h.l1Size; i++) {
+      const off = l1.l2Offset(i);
+      if (off !== 0 && off < rtEnd && rtStart < off + cs) {
+        throw E.corrupt(`L2 table of L1 entry ${i} overlaps the refcount table`);
+      }
+    }
+
+    const table = Buffer.alloc(h.refcountTableClusters * cs);
+    await o.file.read(rtStart, table);
+    for (let i = 0; i < table.length / 8; i++) {
+      const off = entryOffset(table, i * 8);
+      const lowBits = table.readUInt32BE(i * 8 + 4) & 0x1ff;
+      if (off % cs !== 0 || lowBits !== 0) {
+        throw E.corrupt(`Refblock offset 0x${off.toString(16)} unaligned (reftable index: 0x${i.toString(16)})`);
+      }
+      if (off !== 0 && off >= fileLength) {
+        throw E.corrupt(`Refblock offset 0x${off.toString(16)} is past the end of the file (reftable index: 0x${i.toString(16)})`);
+      }
+    }
+    const refs = new Refcounts(o.file, cs, h.refcountOrder, table, rtStart, h.refcountTableClusters);
+    return new Qcow2Image(o.file, o.backing, h, l1, refs, o.readOnly, o.log);
+  }
+
+  get size(): number {
+    return this.header.size;
+  }
+
+  backing(): ChildIo | null {
+    return this.backingChild();
+  }
+
+  /** The L2 table at `offset`, without an await when it is cached. */
+  l2Table(offset: number): Buffer | Promise<Buffer> {
+    return this.l2.peek(offset) ?? this.l2.get(offset);
+  }
+
+  /** Throws unless writes are allowed; performs the first-write header changes once. */
+  async ensureWritable(): Promise<void> {
+    if (this.readOnly) throw E.readOnly();
+    if (this.corrupt) throw E.corruptReadWrite();
+    if (this.writeReady) return;
+    await this.lock.run(() => this.prepareFirstWrite());
+  }
+
+  /** Runs the first-write work again before the next modification. */
+  rearmFirstWrite(): void {
+    this.writeReady = false;
+  }
+
+  /** Call with the lock held. */
+  async prepareFirstWrite(): Promise<void> {
+    if (this.writeReady) return;
+    const h = this.header;
+    // autoclear bits qmpd does not maintain must be cleared before the image changes
+    const keep = h.bitmaps !== null ? AUTOCLEAR_BITMAPS : 0n;
+    if (h.version >= 3 && (h.autoclear & ~keep) !== 0n) {
+      const buf = Buffer.alloc(8);
+      buf.writeBigUInt64BE(h.autoclear & keep);
+      await this.file.write(OFF_AUTOCLEAR, buf);
+      await this.file.flush();
+      h.autoclear &= keep;
+    }
+    for (const hook of this.firstWriteHooks) await hook();
+    this.writeReady = true;
+  }
+
+  /**
+   * Records runtime corruption the way QEMU does: the corrupt bit goes into
+   * the header (when writable) and further writes are refused.
+   */
+  async markCorrupt(err: Error): Promise<never> {
+    if (!this.corrupt && !this.readOnly) {
+      this.corrupt = true;
+      this.header.incompatible |= INCOMPAT_CORRUPT;
+      const buf = Buffer.alloc(8);
+      buf.writeBigUInt64BE(this.header.incompatible);
+      try {
+        await this.file.write(OFF_INCOMPAT, buf);
+        await this.file.flush();
+      } catch (writeErr) {
+        this.log.error({ err: writeErr }, 'qcow2: could not set the corrupt bit');
+      }
+    }
+    this.corrupt = true;
+    throw err;
+  }
+
+  /** Writes metadata back when enough has piled up; call with the lock held. */
+  async maybeWriteback(): Promise<void> {
+    if (
+      this.l2.dirtyCount + this.refs.blocks.dirtyCount > MAX_DIRTY_TABLES ||
+      this.frees.size > MAX_PENDING_FREES
+    ) {
+      await writeback(this, false);
+    }
+  }
+
+  /** Writes all metadata and flushes the file child. */
+  async flush(): Promise<void> {
+    if (this.readOnly) return;
+    await this.lock.run(() => writeback(this, true));
+  }
+}
