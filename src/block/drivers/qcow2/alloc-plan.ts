@@ -20,6 +20,8 @@ export interface AllocCluster {
   host: number;
   /** a preallocated zero cluster owned by this L2 entry alone, written in place */
   reused: boolean;
+  /** the host cluster starts at or past the end of the file: it has never held data */
+  fresh: boolean;
 }
 
 /** Guest clusters whose new host clusters are contiguous: written with one request. */
@@ -63,7 +65,7 @@ export async function makePlan(img: Qcow2Image, offset: number, length: number):
     const last = Math.floor((e.guest + e.length - 1) / cs);
     for (let gc = Math.floor(e.guest / cs); gc <= last; gc++) {
       const reused = e.kind === Kind.ZeroAlloc && e.copied;
-      allocs.push({ gc, old: e, host: reused ? hostOfCluster(e, gc, cs) : 0, reused });
+      allocs.push({ gc, old: e, host: reused ? hostOfCluster(e, gc, cs) : 0, reused, fresh: false });
     }
   }
   if (allocs.length === 0) return { inPlace, allocs, runs: [], token: null };
@@ -85,7 +87,12 @@ export async function makePlan(img: Qcow2Image, offset: number, length: number):
       while (j < allocs.length && !allocs[j]!.reused && allocs[j]!.gc === allocs[j - 1]!.gc + 1) j++;
       for (let k = i; k < j; ) {
         const run = await img.allocator.allocate(j - k);
-        for (let t = 0; t < run.count; t++) allocs[k + t]!.host = (run.start + t) * cs;
+        const fileEnd = img.file.length();
+        for (let t = 0; t < run.count; t++) {
+          const a = allocs[k + t]!;
+          a.host = (run.start + t) * cs;
+          a.fresh = a.host >= fileEnd && !img.dataWriteFailed;
+        }
         k += run.count;
       }
       i = j;

@@ -20,6 +20,8 @@ export interface ClusterRun {
 export class Allocator {
   /** Every cluster below this one is known to be in use. */
   freeIndex = 0;
+  /** Counts allocations, so caches of host data can tell that a cluster may have been reused. */
+  generation = 0;
 
   constructor(
     readonly refs: Refcounts,
@@ -73,6 +75,7 @@ export class Allocator {
         await this.createBlock(missing, last + 1);
         continue;
       }
+      this.generation++;
       for (let c = run.start; c <= last; ) {
         const index = Math.floor(c / per);
         const block = await refs.blocks.getForUpdate(refs.blockOffset(index));

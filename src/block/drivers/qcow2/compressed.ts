@@ -11,8 +11,34 @@ import type { Qcow2Image } from './image.js';
 
 const inflateRawAsync = promisify(inflateRaw);
 
+interface CachedCluster {
+  offset: number;
+  generation: number;
+  data: Promise<Buffer>;
+}
+
+/**
+ * The last decompressed cluster per image, as QEMU keeps one: small reads
+ * walking through a compressed cluster would otherwise inflate it each time.
+ * It is dropped once any cluster was allocated (a freed range may be reused).
+ */
+const lastCluster = new WeakMap<Qcow2Image, CachedCluster>();
+
 /** Decompresses the cluster at guest offset `guest` (for the error text). */
-export async function readCompressedCluster(img: Qcow2Image, comp: CompressedRange, guest: number): Promise<Buffer> {
+export function readCompressedCluster(img: Qcow2Image, comp: CompressedRange, guest: number): Promise<Buffer> {
+  const hit = lastCluster.get(img);
+  const generation = img.allocator.generation;
+  if (hit !== undefined && hit.offset === comp.offset && hit.generation === generation) return hit.data;
+  const data = inflateCluster(img, comp, guest);
+  lastCluster.set(img, { offset: comp.offset, generation, data });
+  // the caller gets the failure through `data`; this only forgets the failed entry
+  data.catch(() => {
+    if (lastCluster.get(img)?.data === data) lastCluster.delete(img);
+  });
+  return data;
+}
+
+async function inflateCluster(img: Qcow2Image, comp: CompressedRange, guest: number): Promise<Buffer> {
   if (img.header.compressionType !== 0) throw E.zstdRead();
   const input = Buffer.alloc(comp.length);
   await img.file.read(comp.offset, input);

@@ -55,6 +55,12 @@ export class Qcow2Image implements MetadataSet {
   /** Set when corruption was found at runtime: writes are refused from then on. */
   corrupt = false;
   private writeReady = false;
+  /**
+   * Set after a data write into new clusters failed: bytes of it may sit past
+   * what the file child reports as its end, so "past the end" no longer
+   * proves that a cluster reads as zeroes.
+   */
+  dataWriteFailed = false;
   /** Extra work for the first modification (bitmaps.ts marks stored bitmaps in use). */
   firstWriteHooks: (() => Promise<void>)[] = [];
 

@@ -74,6 +74,7 @@ async function allocatingWrite(img: Qcow2Image, offset: number, data: Buffer): P
   try {
     await settleAll(tasks);
   } catch (err) {
+    img.dataWriteFailed = true;
     await img.lock.run(async () => {
       try {
         await releaseNew(img, p.allocs);
@@ -94,6 +95,18 @@ async function allocatingWrite(img: Qcow2Image, offset: number, data: Buffer): P
   });
 }
 
+/**
+ * True if the cluster's previous content is all zeroes and its new host
+ * cluster was never written: then its copy-on-write part needs no write, as a
+ * file reads zeroes where nothing was written (QEMU skips it too, by a zero
+ * write to the file).
+ */
+function cowIsImplicit(img: Qcow2Image, a: AllocCluster): boolean {
+  if (!a.fresh) return false;
+  const k = a.old.kind;
+  return k === Kind.ZeroPlain || k === Kind.ZeroAlloc || (k === Kind.Unallocated && img.backing() === null);
+}
+
 /** Writes one run of new host clusters: COW head, the data, COW tail. */
 async function writeRun(img: Qcow2Image, run: HostRun, offset: number, data: Buffer): Promise<void> {
   const cs = img.cs;
@@ -103,17 +116,18 @@ async function writeRun(img: Qcow2Image, run: HostRun, offset: number, data: Buf
   const runEnd = (lastC.gc + 1) * cs;
   const wStart = Math.max(offset, runStart);
   const wEnd = Math.min(offset + data.length, runEnd);
-  const head = wStart - runStart;
-  const tail = runEnd - wEnd;
+  const head = cowIsImplicit(img, firstC) ? 0 : wStart - runStart;
+  const tail = cowIsImplicit(img, lastC) ? 0 : runEnd - wEnd;
   const body = data.subarray(wStart - offset, wEnd - offset);
-  const host = firstC.host;
+  const host = firstC.host + (wStart - runStart) - head;
   if (head === 0 && tail === 0) return img.file.write(host, body);
 
-  if (runEnd - runStart <= COW_MERGE_LIMIT) {
-    const buf = Buffer.allocUnsafe(runEnd - runStart);
+  const total = head + body.length + tail;
+  if (total <= COW_MERGE_LIMIT) {
+    const buf = Buffer.allocUnsafe(total);
     await settleAll([
-      cowFill(img, firstC, 0, buf.subarray(0, head)),
-      cowFill(img, lastC, cs - tail, buf.subarray(buf.length - tail)),
+      cowFill(img, firstC, wStart - runStart - head, buf.subarray(0, head)),
+      cowFill(img, lastC, cs - tail, buf.subarray(total - tail)),
     ]);
     body.copy(buf, head);
     return img.file.write(host, buf);
@@ -125,7 +139,7 @@ async function writeRun(img: Qcow2Image, run: HostRun, offset: number, data: Buf
   }
   if (tail > 0) {
     const t = Buffer.allocUnsafe(tail);
-    tasks.push(cowFill(img, lastC, cs - tail, t).then(() => img.file.write(host + (runEnd - runStart) - tail, t)));
+    tasks.push(cowFill(img, lastC, cs - tail, t).then(() => img.file.write(host + head + body.length, t)));
   }
   await settleAll(tasks);
 }
