@@ -20,6 +20,9 @@ import { registerBlockCommands } from './qmp/commands/block.js';
 import { registerTransactionCommands } from './qmp/commands/transaction.js';
 import { registerExportCommands } from './qmp/commands/exports.js';
 import { ExportManager } from './block/exports/manager.js';
+import { JobManager } from './block/jobs/manager.js';
+import { registerJobCommands } from './qmp/commands/jobs.js';
+import { registerBlockdevCreate } from './qmp/commands/blockdev-create.js';
 import './block/drivers/index.js';
 
 export interface DaemonOptions {
@@ -35,6 +38,7 @@ export class Daemon {
   readonly metrics: Metrics;
   readonly graph: BlockGraph;
   readonly exports: ExportManager;
+  readonly jobs: JobManager;
   private readonly monitors: MonitorListener[] = [];
   private shutdownPromise: Promise<void> | undefined;
   private readonly shutdownHooks: (() => Promise<void> | void)[] = [];
@@ -56,6 +60,11 @@ export class Daemon {
     registerTransactionCommands(this.registry, this.graph);
     this.exports = new ExportManager(this.graph, this.events, this.log.child({ component: 'exports' }));
     registerExportCommands(this.registry, this.graph, this.exports);
+    this.jobs = new JobManager(this.events, this.log.child({ component: 'jobs' }));
+    registerJobCommands(this.registry, this.jobs);
+    registerBlockdevCreate(this.registry, this.graph, this.jobs);
+    // Jobs end before nodes close (QEMU cancels them all at exit).
+    this.onShutdown(() => this.jobs.cancelAll());
     this.registry.registerUnsupported((name) => `Command ${name} is not supported by qmpd`);
   }
 
