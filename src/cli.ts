@@ -60,7 +60,7 @@ async function main(argv: string[]): Promise<void> {
   }
   const logLevel = options.findLast((o) => o.name === 'log-level')?.value;
   const log = createLogger(logLevel);
-  const daemon = new Daemon({ log });
+  const daemon = new Daemon({ log, greetAfterStartup: true });
   const state: StartupState = { daemon, chardevs: new Map(), usedChardevs: new Set(), log };
 
   const configOnly = new Set(['log-level', 'state-dir', 'daemonize', 'trace']);
@@ -86,6 +86,7 @@ async function main(argv: string[]): Promise<void> {
       }
     }
     if (pidfile !== undefined) writePidfile(pidfile);
+    daemon.started();
   } catch (err) {
     await daemon.shutdown();
     throw err;

@@ -27,6 +27,8 @@ import './block/drivers/index.js';
 
 export interface DaemonOptions {
   log: Logger;
+  /** Hold monitor greetings until started() (the CLI applies its options first, as QSD). */
+  greetAfterStartup?: boolean;
 }
 
 export class Daemon {
@@ -42,6 +44,9 @@ export class Daemon {
   private readonly monitors: MonitorListener[] = [];
   private shutdownPromise: Promise<void> | undefined;
   private readonly shutdownHooks: (() => Promise<void> | void)[] = [];
+  /** Resolves once startup options are applied; monitors greet clients only then. */
+  private readonly startedGate: Promise<void>;
+  private markStarted!: () => void;
   /** Resolves when the daemon has shut down (quit, signal or close()). */
   readonly stopped: Promise<void>;
   private resolveStopped!: () => void;
@@ -54,6 +59,8 @@ export class Daemon {
     this.dispatcher.observer = (command, reply, startedAt) =>
       this.metrics.commandDone(command, reply.error?.class ?? 'ok', (performance.now() - startedAt) / 1000);
     this.stopped = new Promise((resolve) => (this.resolveStopped = resolve));
+    this.startedGate = new Promise((resolve) => (this.markStarted = resolve));
+    if (!opts.greetAfterStartup) this.markStarted();
     this.graph = new BlockGraph(this.log.child({ component: 'block' }));
     registerControlCommands(this.registry, { beforeQuit: () => this.exports.shutdown() });
     registerBlockCommands(this.registry, this.graph);
@@ -92,10 +99,17 @@ export class Daemon {
       address,
       (sid) => ({ ...this.sessionOptions(sid, pretty), onClose: this.metrics.monitorOpened(address.kind) }),
       this.log,
+      undefined,
+      this.startedGate,
     );
     await listener.listen();
     this.monitors.push(listener);
     return listener;
+  }
+
+  /** Startup is complete: monitors start greeting their clients. */
+  started(): void {
+    this.markStarted();
   }
 
   /** Runs at shutdown, newest first (exports before the graph, and so on). */

@@ -22,6 +22,8 @@ export class MonitorListener {
     private readonly sessionOptions: (monitorId: string) => StreamSessionOptions,
     private readonly log: Logger,
     private readonly onSession?: (s: QmpSession) => void,
+    /** Connections are greeted only once this resolves (startup options all applied, as QSD). */
+    private readonly ready: Promise<void> = Promise.resolve(),
   ) {}
 
   /** Where it listens, with the real port for port 0. */
@@ -55,6 +57,14 @@ export class MonitorListener {
   private accept(socket: Socket): void {
     this.sockets.add(socket);
     socket.on('close', () => this.sockets.delete(socket));
+    socket.pause();
+    void this.ready.then(() => {
+      if (!socket.destroyed) this.startSession(socket);
+    });
+  }
+
+  private startSession(socket: Socket): void {
+    socket.resume();
     const monitorId = `${this.id}#${++this.sessionCount}`;
     const session = attachStreamSession(socket, this.sessionOptions(monitorId), this.log);
     this.onSession?.(session);

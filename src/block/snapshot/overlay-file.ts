@@ -14,6 +14,7 @@ import { describeErrno } from '../../util/errno.js';
 import type { BlockGraph } from '../graph.js';
 import { BlockNode } from '../node.js';
 import { HostFileIo } from '../host-file-io.js';
+import { formatQcow2 } from '../drivers/qcow2/create.js';
 
 /** Image formats QEMU 7.2 knows, and whether they can record a backing file. */
 const KNOWN_FORMATS: Record<string, boolean> = {
@@ -117,13 +118,12 @@ export async function createOverlayFile(graph: BlockGraph, req: OverlayFileReque
     : req.path;
   let handle;
   try {
-    handle = await open(hostPath, 'wx');
+    handle = await open(hostPath, 'wx+');
   } catch (err) {
     throw couldNot(err);
   }
   const file = new OverlayFile(req.path, hostPath);
   try {
-    const { formatQcow2 } = await import('../drivers/qcow2/create.js');
     await formatQcow2(new HostFileIo(req.path, handle, 0), {
       size: req.size,
       backingFile: req.backingFile,
