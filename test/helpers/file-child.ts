@@ -73,10 +73,15 @@ export class FileChild implements ChildIo {
   }
 }
 
-/** A growable in-memory file; copies on write so callers may reuse their buffers. */
+/**
+ * A growable in-memory file; copies on write so callers may reuse their
+ * buffers. With `jitter`, every request first waits a pseudo-random number
+ * of event-loop turns, so that concurrent requests complete out of order.
+ */
 export class MemChild implements ChildIo {
   data: Buffer;
   size: number;
+  jitter: (() => number) | null = null;
 
   constructor(
     readonly nodeName = 'mem',
@@ -86,18 +91,24 @@ export class MemChild implements ChildIo {
     this.size = this.data.length;
   }
 
+  private async pause(): Promise<void> {
+    const turns = this.jitter === null ? 0 : this.jitter();
+    for (let i = 0; i < turns; i++) await new Promise<void>((r) => setImmediate(r));
+    await Promise.resolve();
+  }
+
   length(): number {
     return this.size;
   }
 
   async read(offset: number, buf: Buffer): Promise<void> {
-    await Promise.resolve();
+    await this.pause();
     buf.fill(0);
     if (offset < this.size) this.data.copy(buf, 0, offset, Math.min(this.size, offset + buf.length));
   }
 
   async write(offset: number, data: Buffer): Promise<void> {
-    await Promise.resolve();
+    await this.pause();
     const end = offset + data.length;
     if (end > this.data.length) {
       const grown = Buffer.alloc(Math.max(end, this.data.length * 2));
@@ -115,10 +126,11 @@ export class MemChild implements ChildIo {
   async discard(): Promise<void> {}
 
   async flush(): Promise<void> {
-    await Promise.resolve();
+    await this.pause();
   }
 
   async truncate(length: number): Promise<void> {
+    await this.pause();
     if (length > this.data.length) {
       const grown = Buffer.alloc(length);
       this.data.copy(grown, 0, 0, this.size);
