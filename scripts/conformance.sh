@@ -17,7 +17,11 @@ python3 - "$report" "${names[@]}" <<'PY'
 import json, sys
 report = json.load(open(sys.argv[1]))
 status = {s["name"]: s["status"] for s in report["scenarios"]}
-bad = [(n, status.get(n, "MISSING")) for n in sys.argv[2:] if status.get(n) not in ("PASS", "DIFF")]
+# a listed difference that is still class-level scores PASS~: fine only where a difference is listed
+with open("test/conformance-differences.txt") as fh:
+    differing = {l.split()[0] for l in fh if l.strip() and not l.lstrip().startswith("#")}
+ok = lambda n: status.get(n) in ("PASS", "DIFF") or (status.get(n) == "PASS~" and n in differing)
+bad = [(n, status.get(n, "MISSING")) for n in sys.argv[2:] if not ok(n)]
 for n, st in bad:
     print(f"conformance: {n} scored {st}", file=sys.stderr)
 print(f"conformance: {len(sys.argv) - 2 - len(bad)}/{len(sys.argv) - 2} listed scenarios pass")

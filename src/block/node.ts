@@ -62,8 +62,10 @@ export class BlockNode implements NodeParent {
     return this.children.get('backing');
   }
 
+  /** bdrv_getlength(): QEMU counts whole 512-byte sectors, so a file's odd tail rounds up. */
   length(): number {
-    return this.instance.length();
+    const len = this.instance.length();
+    return len % 512 === 0 ? len : len + 512 - (len % 512);
   }
 
   async read(offset: number, buf: Buffer): Promise<void> {
