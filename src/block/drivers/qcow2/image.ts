@@ -61,6 +61,7 @@ export class Qcow2Image implements MetadataSet {
    * proves that a cluster reads as zeroes.
    */
   dataWriteFailed = false;
+  dataSinceSync = false;
   /** Extra work for the first modification (bitmaps.ts marks stored bitmaps in use). */
   firstWriteHooks: (() => Promise<void>)[] = [];
 

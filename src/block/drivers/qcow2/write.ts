@@ -85,6 +85,7 @@ async function allocatingWrite(img: Qcow2Image, offset: number, data: Buffer): P
     throw err;
   }
   if (p.token === null) return;
+  img.dataSinceSync = true;
   await img.lock.run(async () => {
     try {
       await linkPlan(img, p);

@@ -4,8 +4,8 @@
  *   -> L1 table [-> flush]
  * so that on disk a refcount is raised before anything points at the cluster,
  * a new refcount block exists before the table points at it, and a new L2
- * table exists before the L1 entry does. Guest data reached the file before
- * its L2 entry was even changed in memory, so it precedes the L2 write too.
+ * table exists before the L1 entry does, and data written into new clusters
+ * is flushed before the L2 entries that expose it.
  * Freed clusters get their refcounts lowered only after the metadata that
  * dropped them has been flushed. Call with the metadata mutex held.
  */
@@ -18,6 +18,8 @@ import type { Refcounts } from './refcount.js';
 
 export interface MetadataSet {
   file: ChildIo;
+  /** data went into newly allocated clusters since the last flush of the file child */
+  dataSinceSync: boolean;
   refs: Refcounts;
   l2: MetaCache;
   l1: L1Table;
@@ -49,9 +51,14 @@ export function hasDirtyMetadata(m: MetadataSet): boolean {
  * writes those refcounts too, and ends with a flush of the file child.
  */
 export async function writeback(m: MetadataSet, durable: boolean): Promise<void> {
-  let unsynced = false;
+  // new data clusters must be on disk before L2 entries expose them (QEMU only orders by
+  // completion; a flush also guarantees the file covers them after a crash)
+  let unsynced = m.dataSinceSync;
   const sync = async (): Promise<void> => {
-    if (unsynced) await m.file.flush();
+    if (unsynced) {
+      m.dataSinceSync = false;
+      await m.file.flush();
+    }
     unsynced = false;
   };
   for (let pass = 0; pass < 2; pass++) {
@@ -80,5 +87,8 @@ export async function writeback(m: MetadataSet, durable: boolean): Promise<void>
     for (const r of ready) await m.allocator.release(r.cluster, r.count);
     if (!durable || ready.length === 0) break;
   }
-  if (durable) await m.file.flush();
+  if (durable) {
+    m.dataSinceSync = false;
+    await m.file.flush();
+  }
 }
