@@ -44,7 +44,7 @@ export async function formatQcow2(file: ChildIo, opts: Qcow2CreateOptions): Prom
   }
   if (version === 2 && refcountBits !== 16) {
     throw err(
-      'Different refcount widths than 16 bits require compatibility level 1.1 or above (use compat=1.1 or greater)',
+      'Different refcount widths than 16 bits require compatibility level 1.1 or above (use version=v3 or greater)',
     );
   }
   if (opts.backingFormat !== undefined && opts.backingFile === undefined) {
