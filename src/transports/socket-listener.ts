@@ -41,7 +41,8 @@ export class MonitorListener {
   }
 
   async listen(): Promise<void> {
-    const server = createServer((socket) => this.accept(socket));
+    // allowHalfOpen: a client that has sent everything (socat at EOF) still gets every reply
+    const server = createServer({ allowHalfOpen: true }, (socket) => this.accept(socket));
     this.server = server;
     if (this.address.kind === 'unix') removeStaleSocket(this.address.path);
     await new Promise<void>((resolve, reject) => {
