@@ -24,6 +24,7 @@ const CASES: [string, string[], Qcow2CreateOptions][] = [
   ['an empty image', ['0'], { size: 0 }],
   ['1-bit refcounts', ['-o', 'refcount_bits=1', '64M'], { size: 64 * MiB, refcountBits: 1 }],
   ['64-bit refcounts', ['-o', 'refcount_bits=64', '64M'], { size: 64 * MiB, refcountBits: 64 }],
+  ['the lazy-refcounts bit', ['-o', 'lazy_refcounts=on', '64M'], { size: 64 * MiB, lazyRefcounts: true }],
 ];
 
 describe.skipIf(skipWithout('qemu-img'))('creating qcow2 images', () => {

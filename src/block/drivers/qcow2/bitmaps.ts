@@ -146,6 +146,8 @@ export async function storeBitmaps(img: Qcow2Image, bitmaps: StoredBitmap[]): Pr
     if (!Number.isInteger(gb) || gb < MIN_GRANULARITY_BITS || gb > MAX_GRANULARITY_BITS) throw E.invalidArgument();
     if (b.name.length === 0 || Buffer.byteLength(b.name) > MAX_NAME) throw E.invalidArgument();
   }
+  // nothing stored and nothing to store: leave the file alone (close of an untouched image)
+  if (bitmaps.length === 0 && img.header.bitmaps === null) return;
   if (img.header.version < 3) throw E.bitmapsNeedV3();
   await img.ensureWritable();
   await img.lock.run(() => storeLocked(img, bitmaps));

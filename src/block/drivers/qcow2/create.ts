@@ -9,7 +9,7 @@
 import { QmpError } from '../../../qmp/error.js';
 import { silentLogger } from '../../../log.js';
 import type { ChildIo } from '../driver.js';
-import { DEFAULT_CLUSTER_BITS, MAX_CLUSTER_BITS, MIN_CLUSTER_BITS, V3_WRITTEN_HEADER_LENGTH } from './constants.js';
+import { COMPAT_LAZY_REFCOUNTS, DEFAULT_CLUSTER_BITS, MAX_CLUSTER_BITS, MIN_CLUSTER_BITS, V3_WRITTEN_HEADER_LENGTH } from './constants.js';
 import type { Qcow2Header } from './header.js';
 import { buildHeaderCluster } from './header-write.js';
 import { Qcow2Image } from './image.js';
@@ -26,6 +26,11 @@ export interface Qcow2CreateOptions {
   refcountBits?: number;
   /** '1.1' (v3, default) or '0.10' (v2) */
   compat?: '0.10' | '1.1';
+  /**
+   * Sets the lazy-refcounts compatible bit (v3 only). qmpd itself always
+   * updates refcounts eagerly; the bit lets QEMU defer them when it opens the image.
+   */
+  lazyRefcounts?: boolean;
 }
 
 const err = (desc: string): QmpError => QmpError.generic(desc);
@@ -47,6 +52,9 @@ export async function formatQcow2(file: ChildIo, opts: Qcow2CreateOptions): Prom
       'Different refcount widths than 16 bits require compatibility level 1.1 or above (use version=v3 or greater)',
     );
   }
+  if (opts.lazyRefcounts && version === 2) {
+    throw err('Lazy refcounts only supported with compatibility level 1.1 and above (use version=v3 or greater)');
+  }
   if (opts.backingFormat !== undefined && opts.backingFile === undefined) {
     throw err('Backing format cannot be used without backing file');
   }
@@ -67,7 +75,7 @@ export async function formatQcow2(file: ChildIo, opts: Qcow2CreateOptions): Prom
     nbSnapshots: 0,
     snapshotsOffset: 0,
     incompatible: 0n,
-    compatible: 0n,
+    compatible: opts.lazyRefcounts ? COMPAT_LAZY_REFCOUNTS : 0n,
     autoclear: 0n,
     refcountOrder,
     headerLength: version === 3 ? V3_WRITTEN_HEADER_LENGTH : 72,
