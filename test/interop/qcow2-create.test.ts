@@ -17,6 +17,7 @@ const CASES: [string, string[], Qcow2CreateOptions][] = [
   ['a 64 MiB image with default options', ['64M'], { size: 64 * MiB }],
   ['an overlay naming its backing file and format', ['-b', 'base.qcow2', '-F', 'qcow2', '64M'], { size: 64 * MiB, backingFile: 'base.qcow2', backingFormat: 'qcow2' }],
   ['1 GiB with 512-byte clusters (refcount blocks after the L1 table)', ['-o', 'cluster_size=512', '1G'], { size: 1024 * MiB, clusterSize: 512 }],
+  ['100 GiB with 512-byte clusters (the refcount table grows)', ['-o', 'cluster_size=512', '100G'], { size: 100 * 1024 * MiB, clusterSize: 512 }],
   ['100 MiB with 4 KiB clusters (no feature table)', ['-o', 'cluster_size=4096', '100M'], { size: 100 * MiB, clusterSize: 4096 }],
   ['10 GiB with 2 MiB clusters', ['-o', 'cluster_size=2M', '10G'], { size: 10 * 1024 * MiB, clusterSize: 2 * MiB }],
   ['a size that is not a multiple of 512', ['1000001'], { size: 1000001 }],

@@ -67,8 +67,8 @@ export const L2_CACHE_BYTES = 32 * 1024 * 1024;
 export const L2_CACHE_MIN_TABLES = 16;
 export const REFBLOCK_CACHE_BYTES = 4 * 1024 * 1024;
 export const REFBLOCK_CACHE_MIN_BLOCKS = 8;
-/** Dirty metadata tables allowed before an allocating request writes metadata back. */
-export const MAX_DIRTY_TABLES = 256;
+/** Dirty metadata (L2 tables + refcount blocks) allowed before an allocating request writes it back. */
+export const MAX_DIRTY_BYTES = 16 * 1024 * 1024;
 /** Freed clusters waiting for their L2 change to be durable before a write-back is forced. */
 export const MAX_PENDING_FREES = 4096;
 /** Below this size a COW write is merged into one buffer (one syscall beats three). */

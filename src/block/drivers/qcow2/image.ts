@@ -16,7 +16,7 @@ import type { ChildIo } from '../driver.js';
 import { Allocator } from './allocator.js';
 import {
   AUTOCLEAR_BITMAPS, INCOMPAT_CORRUPT, INCOMPAT_DATA_FILE, INCOMPAT_DIRTY, INCOMPAT_EXTL2,
-  L2_CACHE_BYTES, L2_CACHE_MIN_TABLES, MAX_DIRTY_TABLES, MAX_PENDING_FREES, OFF_AUTOCLEAR, OFF_INCOMPAT,
+  L2_CACHE_BYTES, L2_CACHE_MIN_TABLES, MAX_DIRTY_BYTES, MAX_PENDING_FREES, OFF_AUTOCLEAR, OFF_INCOMPAT,
 } from './constants.js';
 import { entryOffset } from './entries.js';
 import { qcow2Errors as E } from './errors.js';
@@ -212,7 +212,7 @@ export class Qcow2Image implements MetadataSet {
   /** Writes metadata back when enough has piled up; call with the lock held. */
   async maybeWriteback(): Promise<void> {
     if (
-      this.l2.dirtyCount + this.refs.blocks.dirtyCount > MAX_DIRTY_TABLES ||
+      (this.l2.dirtyCount + this.refs.blocks.dirtyCount) * this.cs > MAX_DIRTY_BYTES ||
       this.frees.size > MAX_PENDING_FREES
     ) {
       await writeback(this, false);
