@@ -186,4 +186,37 @@ describe.skipIf(skipWithout('qemu-img', 'qemu-io'))('qcow2 metadata seen by QEMU
     expectClean(path);
     expect(qemuIo(path, ['read -P 7 0 4k', 'read -P 9 4k 512', 'read -P 7 4608 60928', 'read -P 0 64k 64k'])).not.toContain('fail');
   });
+
+  it('marks an image corrupt, as QEMU does, when an L2 entry turns out to be misaligned', async () => {
+    const path = tmp.path('misaligned.qcow2');
+    mustRun('qemu-img', ['create', '-f', 'qcow2', path, '4M']);
+    qemuIo(path, ['write -P 1 0 64k']);
+    const bytes = readFileSync(path);
+    // L1 at 0x30000 -> L2 at 0x40000; its first entry gets a data offset inside a cluster
+    bytes.writeBigUInt64BE(bytes.readBigUInt64BE(0x40000) | 0x200n, 0x40000);
+    writeFileSync(path, bytes);
+    const img = await openQcow2(path);
+    expect(await refusal(img.instance.read(0, Buffer.alloc(512)))).toBe(
+      'qcow2: Image is corrupt: Cluster allocation offset 0x50200 unaligned (L2 offset: 0x40000, L2 index: 0)',
+    );
+    expect(await refusal(img.instance.write!(MiB, Buffer.alloc(512), {}))).toBe('qcow2: Image is corrupt; cannot be opened read/write');
+    await img.close();
+    const info = qemuImgInfo(path) as { 'format-specific': { data: { corrupt: boolean } } };
+    expect(info['format-specific'].data.corrupt).toBe(true);
+  });
+
+  it('switches between read-only and read-write, flushing before it becomes read-only', async () => {
+    const path = tmp.path('reopen.qcow2');
+    await newImage(path, { size: 4 * MiB });
+    const img = await openQcow2(path);
+    await img.instance.write!(0, Buffer.alloc(65536, 5), {});
+    await img.instance.reopen!(true);
+    expectClean(path);
+    expect(await refusal(img.instance.write!(0, Buffer.alloc(512), {}))).toBe('Block node is read-only');
+    await img.instance.reopen!(false);
+    await img.instance.write!(65536, Buffer.alloc(65536, 6), {});
+    await img.close();
+    expectClean(path);
+    expect(qemuIo(path, ['read -P 5 0 64k', 'read -P 6 64k 64k'])).not.toContain('fail');
+  });
 });

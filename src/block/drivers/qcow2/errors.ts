@@ -6,7 +6,8 @@
 import { QmpError } from '../../../qmp/error.js';
 
 const g = (desc: string): QmpError => QmpError.generic(desc);
-const hex = (n: number | bigint): string => '0x' + n.toString(16);
+/** printf's %#x, as QEMU formats offsets and indexes (zero prints without the 0x). */
+export const hex = (n: number | bigint): string => (n === 0 || n === 0n ? '0' : '0x' + n.toString(16));
 
 export const qcow2Errors = {
   // QEMU's own texts.

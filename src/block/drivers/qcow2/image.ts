@@ -12,6 +12,7 @@
  * across anything that waits for the graph to drain.
  */
 import type { Logger } from 'pino';
+import type { QmpError } from '../../../qmp/error.js';
 import type { ChildIo } from '../driver.js';
 import { Allocator } from './allocator.js';
 import {
@@ -19,7 +20,7 @@ import {
   L2_CACHE_BYTES, L2_CACHE_MIN_TABLES, MAX_DIRTY_BYTES, MAX_PENDING_FREES, OFF_AUTOCLEAR, OFF_INCOMPAT,
 } from './constants.js';
 import { entryOffset } from './entries.js';
-import { qcow2Errors as E } from './errors.js';
+import { hex, qcow2Errors as E } from './errors.js';
 import { DeferredFrees } from './frees.js';
 import { headerClusterBits, parseHeader, type Qcow2Header } from './header.js';
 import { InflightAllocations } from './inflight.js';
@@ -135,10 +136,10 @@ export class Qcow2Image implements MetadataSet {
       const off = entryOffset(table, i * 8);
       const lowBits = table.readUInt32BE(i * 8 + 4) & 0x1ff;
       if (off % cs !== 0 || lowBits !== 0) {
-        throw E.corrupt(`Refblock offset 0x${off.toString(16)} unaligned (reftable index: 0x${i.toString(16)})`);
+        throw E.corrupt(`Refblock offset ${hex(off)} unaligned (reftable index: ${hex(i)})`);
       }
       if (off !== 0 && off >= fileLength) {
-        throw E.corrupt(`Refblock offset 0x${off.toString(16)} is past the end of the file (reftable index: 0x${i.toString(16)})`);
+        throw E.corrupt(`Refblock offset ${hex(off)} is past the end of the file (reftable index: ${hex(i)})`);
       }
     }
     const refs = new Refcounts(o.file, cs, h.refcountOrder, table, rtStart, h.refcountTableClusters);
@@ -192,7 +193,11 @@ export class Qcow2Image implements MetadataSet {
    * Records runtime corruption the way QEMU does: the corrupt bit goes into
    * the header (when writable) and further writes are refused.
    */
-  async markCorrupt(err: Error): Promise<never> {
+  async markCorrupt(err: QmpError): Promise<never> {
+    if (!this.corrupt) {
+      const what = this.readOnly ? 'Image is corrupt' : 'Marking image as corrupt';
+      this.log.warn(`qcow2: ${what}: ${err.desc.replace(/^qcow2: Image is corrupt: /, '')}; further corruption events will be suppressed`);
+    }
     if (!this.corrupt && !this.readOnly) {
       this.corrupt = true;
       this.header.incompatible |= INCOMPAT_CORRUPT;
