@@ -70,6 +70,10 @@ describe.skipIf(skipWithout('qemu-img', 'qemu-io', 'qemu-nbd', 'nbdinfo'))('qcow
     const b2: StoredBitmap = { name: 'b2', granularity: 131072, enabled: true, bits: bitsFor(SIZE, 131072, [[0, MiB], [40 * MiB, 1]]) };
     const b3: StoredBitmap = { name: 'b3', granularity: 65536, enabled: false, bits: bitsFor(SIZE, 65536, [[SIZE - 65536, 65536]]) };
     await img.instance.storeBitmaps!([b2, b3]);
+    await img.instance.write!(MiB, Buffer.alloc(4096, 2), {});
+    const live = qemuImgInfo(path, ['-U']) as { 'format-specific': { data: { bitmaps: { flags: string[] }[] } } };
+    expect(live['format-specific'].data.bitmaps.map((b) => b.flags)).toEqual([['in-use', 'auto'], []]);
+    await img.instance.storeBitmaps!([b2, b3]);
     await img.close();
 
     const info = qemuImgInfo(path) as { 'format-specific': { data: Record<string, unknown> } };

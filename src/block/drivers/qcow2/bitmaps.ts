@@ -49,6 +49,8 @@ function entrySize(nameLen: number): number {
 
 /** Reads and checks the bitmap directory (at open; reads only). */
 export async function readBitmapDirectory(img: Qcow2Image): Promise<void> {
+  // registered even without bitmaps: ones stored later must be flagged on the next write too
+  img.firstWriteHooks.push(() => markInUse(img));
   const ext = img.header.bitmaps;
   if (ext === null) return;
   if (ext.nbBitmaps > MAX_BITMAPS || ext.directorySize > MAX_DIRECTORY_BYTES || ext.directoryOffset % img.cs !== 0) {
@@ -75,7 +77,6 @@ export async function readBitmapDirectory(img: Qcow2Image): Promise<void> {
     pos = (end + 7) & ~7;
   }
   directories.set(img, entries);
-  img.firstWriteHooks.push(() => markInUse(img));
 }
 
 /** The stored bitmaps as query-named-block-nodes shows them in format-specific data. */
