@@ -142,4 +142,27 @@ describe.skipIf(skipWithout('qemu-img', 'qemu-io', 'qemu-nbd', 'nbdinfo'))('qcow
     const info = qemuImgInfo(path) as { 'format-specific': { data: Record<string, unknown> } };
     expect(info['format-specific'].data['bitmaps']).toBeUndefined();
   });
+
+  it('keeps bitmaps its caller never loaded when storing others', async () => {
+    const path = tmp.path('keep.qcow2');
+    mustRun('qemu-img', ['create', '-f', 'qcow2', path, String(SIZE)]);
+    mustRun('qemu-img', ['bitmap', '--add', path, 'theirs']);
+    mustRun('qemu-img', ['bitmap', '--add', '--disable', path, 'frozen']);
+    qemuIo(path, ['write 0 64k']);
+    const untouched = await openQcow2(path);
+    await untouched.instance.storeBitmaps!([]);
+    await untouched.close();
+    const img = await openQcow2(path);
+    await img.instance.write!(MiB, Buffer.alloc(4096, 1), {});
+    await img.instance.storeBitmaps!([{ name: 'mine', granularity: 65536, enabled: true, bits: bitsFor(SIZE, 65536, [[MiB, 4096]]) }]);
+    await img.close();
+    const info = qemuImgInfo(path) as { 'format-specific': { data: { bitmaps: unknown[] } } };
+    expect(info['format-specific'].data.bitmaps).toEqual([
+      { flags: ['in-use', 'auto'], name: 'theirs', granularity: 65536 },
+      { flags: [], name: 'frozen', granularity: 65536 },
+      { flags: ['auto'], name: 'mine', granularity: 65536 },
+    ]);
+    expectClean(path);
+    expect(await qemuDirtyMap(path, 'mine', tmp.path('nbd3.sock'))).toBe(`${MiB}+65536`);
+  });
 });

@@ -38,6 +38,8 @@ export interface BitmapDirEntry {
 }
 
 const directories = new WeakMap<Qcow2Image, BitmapDirEntry[]>();
+/** Images whose caller has seen the stored bitmaps (loadBitmaps was called). */
+const loadedBy = new WeakSet<Qcow2Image>();
 
 function bitmapBytes(size: number, granularity: number): number {
   return Math.ceil(Math.ceil(size / granularity) / 8);
@@ -105,6 +107,7 @@ async function markInUse(img: Qcow2Image): Promise<void> {
 }
 
 export async function loadBitmaps(img: Qcow2Image): Promise<StoredBitmap[]> {
+  loadedBy.add(img);
   const out: StoredBitmap[] = [];
   for (const e of directories.get(img) ?? []) {
     const granularity = 2 ** e.granularityBits;
@@ -149,6 +152,13 @@ export async function storeBitmaps(img: Qcow2Image, bitmaps: StoredBitmap[]): Pr
   }
   // nothing stored and nothing to store: leave the file alone (close of an untouched image)
   if (bitmaps.length === 0 && img.header.bitmaps === null) return;
+  if (!loadedBy.has(img) && img.header.bitmaps !== null) {
+    // a caller that never loaded the stored bitmaps cannot mean to delete them: keep them
+    if (bitmaps.length === 0) return;
+    const names = new Set(bitmaps.map((b) => b.name));
+    const kept = (await loadBitmaps(img)).filter((b) => !names.has(b.name));
+    bitmaps = [...kept, ...bitmaps];
+  }
   if (img.header.version < 3) throw E.bitmapsNeedV3();
   await img.ensureWritable();
   await img.lock.run(() => storeLocked(img, bitmaps));
