@@ -16,6 +16,10 @@ import { describeErrno } from './util/errno.js';
 
 const PROGRAM = 'qmpd';
 
+// Image I/O runs on libuv's thread pool: the default 4 threads would cap an NBD
+// client at queue depth 4 and serialize the overlays of a transaction.
+process.env.UV_THREADPOOL_SIZE ??= '32';
+
 const OPTIONS: readonly OptionSpec[] = [
   { long: 'blockdev', hasArg: true },
   { long: 'chardev', hasArg: true },

@@ -60,7 +60,7 @@ export class Daemon {
       this.metrics.commandDone(command, reply.error?.class ?? 'ok', (performance.now() - startedAt) / 1000);
     this.stopped = new Promise((resolve) => (this.resolveStopped = resolve));
     this.startedGate = new Promise((resolve) => (this.markStarted = resolve));
-    if (!opts.greetAfterStartup) this.markStarted();
+    if (!opts.greetAfterStartup) this.started();
     this.graph = new BlockGraph(this.log.child({ component: 'block' }));
     registerControlCommands(this.registry, { beforeQuit: () => this.exports.shutdown() });
     registerBlockCommands(this.registry, this.graph);
@@ -110,6 +110,7 @@ export class Daemon {
   /** Startup is complete: monitors start greeting their clients. */
   started(): void {
     this.markStarted();
+    setImmediate(() => this.registry.schema.warmUp?.());
   }
 
   /** Runs at shutdown, newest first (exports before the graph, and so on). */

@@ -3,6 +3,9 @@
 // query-named-block-nodes at depth 200; a K=16 transaction whose last
 // action fails (time to the error, everything rolled back).
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { hasQsd, line, median, Qmp, startDaemon } from './lib.mjs';
 
 const KS = [1, 16, 128];
@@ -29,11 +32,14 @@ async function timed(fn) {
   return Number(process.hrtime.bigint() - t) / 1e6;
 }
 
+function workdir(kind) {
+  return mkdtempSync(join(tmpdir(), `bench-tx-${kind}-`));
+}
+
 async function batch(kind, k, failLast) {
-  const d0 = await startDaemon(kind, { args: [] });
-  images(d0.dir, k, 'd');
-  await d0.stop();
-  const d = await startDaemon(kind, { args: exportedDisks(k, 'd'), dir: d0.dir });
+  const dir = workdir(kind);
+  images(dir, k, 'd');
+  const d = await startDaemon(kind, { args: exportedDisks(k, 'd'), dir });
   const q = await Qmp.open(d.sockets[0]);
   const actions = [];
   for (let i = 0; i < k; i++) {
@@ -45,14 +51,14 @@ async function batch(kind, k, failLast) {
   if (failLast !== reply.includes('"error"')) throw new Error(`unexpected transaction answer: ${reply}`);
   q.close();
   await d.stop();
+  rmSync(dir, { recursive: true, force: true });
   return ms;
 }
 
 async function chain(kind) {
-  const d0 = await startDaemon(kind);
-  images(d0.dir, 1, 'c');
-  await d0.stop();
-  const d = await startDaemon(kind, { args: exportedDisks(1, 'c'), dir: d0.dir });
+  const dir = workdir(kind);
+  images(dir, 1, 'c');
+  const d = await startDaemon(kind, { args: exportedDisks(1, 'c'), dir });
   const q = await Qmp.open(d.sockets[0]);
   const per = [];
   let top = 'c0';
@@ -65,6 +71,7 @@ async function chain(kind) {
   const queryMs = await timed(async () => (size = (await q.cmdRaw('query-named-block-nodes')).length));
   q.close();
   await d.stop();
+  rmSync(dir, { recursive: true, force: true });
   const avg = (a) => a.reduce((x, y) => x + y, 0) / a.length;
   return { early: avg(per.slice(0, 10)), late: avg(per.slice(CHAIN - 10)), queryMs, size };
 }

@@ -38,6 +38,8 @@ export class BlockNode implements NodeParent {
   backingFormat = '';
   writeThreshold = 0;
   closed = false;
+  /** Writes since the last completed flush (unknown after open, so true). */
+  private unflushed = true;
   /** The node that opened this one implicitly (inline or from its header); reopens follow it. */
   inheritsFrom: BlockNode | undefined;
 
@@ -83,6 +85,7 @@ export class BlockNode implements NodeParent {
     try {
       this.markDirty(offset, data.length);
       await this.instance.write!(offset, data, flags);
+      this.unflushed = true;
     } finally {
       this.inFlight.dec();
     }
@@ -116,11 +119,16 @@ export class BlockNode implements NodeParent {
     }
   }
 
+  /** A flush with nothing written since the last one is a no-op (snapshots flush often). */
   async flush(): Promise<void> {
-    if (!this.instance.flush) return;
+    if (!this.instance.flush || !this.unflushed) return;
+    this.unflushed = false;
     this.inFlight.inc();
     try {
       await this.instance.flush();
+    } catch (err) {
+      this.unflushed = true;
+      throw err;
     } finally {
       this.inFlight.dec();
     }
@@ -128,6 +136,7 @@ export class BlockNode implements NodeParent {
 
   async truncate(length: number): Promise<void> {
     this.checkWritable(this.instance.truncate);
+    this.unflushed = true;
     this.inFlight.inc();
     try {
       await this.instance.truncate!(length);
@@ -162,6 +171,7 @@ export class BlockNode implements NodeParent {
   }
 
   private markDirty(offset: number, length: number): void {
+    this.unflushed = true;
     for (const b of this.bitmaps) if (b.recording) b.setRange(offset, length);
   }
 }

@@ -1,6 +1,6 @@
 /**
- * ajv validators for every command's arguments, compiled once (on first use)
- * from the generated JSON Schema in schema/. They are the fast accept path:
+ * ajv validators for every command's arguments, generated from the JSON
+ * Schema in schema/ by ajv at `npm run gen` time. They are the fast accept path:
  * whatever they accept is valid. Anything they refuse (including bigint and
  * QDouble values, which JSON Schema cannot describe) goes to the walker,
  * which decides and words the error as QEMU does.
@@ -18,11 +18,39 @@ export const SCHEMA_DIR = fileURLToPath(new URL('../../schema/', import.meta.url
 
 export type ArgsValidator = ValidateFunction;
 
+/** A command's validator is exported as `v_<name>` by the generated module (see compiler/visitors/ajv-standalone.ts). */
+function exportName(command: string): string {
+  return 'v_' + command.replace(/[^A-Za-z0-9]/g, '_');
+}
+
 /**
- * The validator of each command's arguments, compiled the first time the
- * command is used: compiling all of them up front cost ~0.3 s of startup.
+ * The validators ajv compiled at `npm run gen` time (src/qapi/generated/validators.ts,
+ * ~1 MB of code). They load in the background once the daemon starts; until then the
+ * ordered walker alone decides, which is always correct, only slower.
  */
-export function argumentValidators(dir = SCHEMA_DIR): (command: string) => ArgsValidator | undefined {
+export interface Validators {
+  get(command: string): ArgsValidator | undefined;
+  /** Starts loading the generated module (parsing it takes ~0.1 s, so not during startup). */
+  load(): void;
+}
+
+export function argumentValidators(): Validators {
+  let loaded: Record<string, ArgsValidator> | undefined;
+  let loading = false;
+  return {
+    get: (command) => loaded?.[exportName(command)],
+    load() {
+      if (loading) return;
+      loading = true;
+      void import('./generated/validators.js').then((m) => {
+        loaded = m as unknown as Record<string, ArgsValidator>;
+      });
+    },
+  };
+}
+
+/** Compiles a validator per command from schema/ at run time (tests of the generated JSON Schema). */
+function runtimeValidators(dir: string): (command: string) => ArgsValidator | undefined {
   let ajv: InstanceType<typeof Ajv2020> | undefined;
   const compiled = new Map<string, ArgsValidator | undefined>();
   const cmdDir = path.join(dir, 'commands');
@@ -42,7 +70,7 @@ export function argumentValidators(dir = SCHEMA_DIR): (command: string) => ArgsV
 
 /** Every command's validator at once (tests that check the schemas compile). */
 export function compileArgumentValidators(dir = SCHEMA_DIR): Map<string, ArgsValidator> {
-  const get = argumentValidators(dir);
+  const get = runtimeValidators(dir);
   const out = new Map<string, ArgsValidator>();
   for (const file of readdirSync(path.join(dir, 'commands')).sort()) {
     if (!file.endsWith('.json')) continue;

@@ -54,9 +54,10 @@ export function loadSchemaRuntime(): QapiRuntime {
       const slot = slots.get(command);
       if (!slot) throw new Error(`command ${command} is not in the QAPI schema`);
       if (slot.emptyOk && isEmpty(args)) return;
-      if (validator(command)?.(args)) return;
+      if (validator.get(command)?.(args)) return;
       walkArguments(slot.argType, args);
     },
+    warmUp: () => validator.load(),
     introspection: () => INTROSPECTION,
   };
 }

@@ -9,6 +9,7 @@ import { buildSchema } from './schema.js';
 import { QapiSchemaError } from './source.js';
 import { buildIntrospection } from './visitors/introspect.js';
 import { buildJsonSchema } from './visitors/json-schema.js';
+import { buildStandaloneValidators } from './visitors/ajv-standalone.js';
 import { buildTables } from './visitors/tables.js';
 import { buildTsCommands, buildTsEvents, buildTsTypes } from './visitors/ts-types.js';
 
@@ -68,6 +69,7 @@ export function generate(opts: GenOptions): void {
     if (!files.has(`commands/${f}`)) rmSync(path.join(cmdDir, f));
   }
   for (const [rel, text] of files) writeIfChanged(path.join(out, rel), text);
+  writeIfChanged(path.join(gen, 'validators.ts'), buildStandaloneValidators(files, HEADER_TEXT));
 }
 
 /** CLI entry: returns the process exit code; schema errors print as `file:line: message`. */

@@ -80,8 +80,9 @@ function precreate(list: { data: QDict }[], ctx: ActionContext): void {
     const a = data as unknown as Args;
     if (a.mode === 'existing' || paths.has(a['snapshot-file'])) continue;
     let request: OverlayFileRequest;
+    let old: BlockNode;
     try {
-      const old = ctx.graph.lookup(a.device, a['node-name']);
+      old = ctx.graph.lookup(a.device, a['node-name']);
       if (busyReason(old)) continue;
       checkNewName(ctx.graph, a);
       request = overlayRequest(old, a);
@@ -89,6 +90,8 @@ function precreate(list: { data: QDict }[], ctx: ActionContext): void {
       continue; // the action's own prepare will report it, in order
     }
     paths.add(request.path);
+    // flushing early (and concurrently) makes the flush in prepare find nothing left to do
+    void old.flush().catch(() => {});
     const file = createOverlayFile(ctx.graph, request);
     file.catch(() => {}); // claimed (and reported) by prepare, or discarded below
     pool.set(data, { request, file });
