@@ -1,0 +1,1614 @@
+#!/usr/bin/env python3
+"""Writes our private conformance scenarios (steps only, no goldens).
+
+The scenario files in scenarios/ are the source of truth once recorded: this
+script only creates files that do not exist yet, unless their names are given
+with --force (which drops their goldens: re-record them afterwards with
+`qmpcheck.py --oracle --record -k NAME test/conformance/scenarios`).
+
+    python3 test/conformance/generate.py            # create missing scenarios
+    python3 test/conformance/generate.py --force sync-lookup-errors
+"""
+
+import json
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = os.path.join(HERE, "scenarios")
+
+SCENARIOS = []
+
+
+def scenario(name, description, steps, setup=(), args=(), tags=(), negotiate=True, drive=False):
+    s = {"name": name, "visibility": "private", "description": description}
+    if drive:
+        s["requires"] = ["drive"]
+    s["tags"] = list(tags)
+    s["setup"] = list(setup)
+    s["args"] = [list(a) for a in args]
+    if not negotiate:
+        s["negotiate"] = False
+    s["steps"] = steps
+    SCENARIOS.append(s)
+
+
+# ---- step helpers -----------------------------------------------------------
+
+def Q(cmd, args=None, id=None, note=None, transform=None, key="execute"):
+    m = {key: cmd}
+    if args is not None:
+        m["arguments"] = args
+    if id is not None:
+        m["id"] = id
+    s = {"qmp": m}
+    if transform is not None:
+        s["transform"] = transform
+    if note:
+        s["note"] = note
+    return s
+
+
+def RAW(text, n=1, note=None, delay=None):
+    s = {"raw": text, "responses": n}
+    if delay is not None:
+        s["delay"] = delay
+    if note:
+        s["note"] = note
+    return s
+
+
+def HEX(h, n=1, note=None):
+    s = {"raw_hex": h, "responses": n}
+    if note:
+        s["note"] = note
+    return s
+
+
+def SH(cmd, json_out=False, note=None):
+    s = {"shell": cmd}
+    if json_out:
+        s["json"] = True
+    if note:
+        s["note"] = note
+    return s
+
+
+NODE_KEYS = ["node-name", "drv", "ro", "file", "backing_file"]
+
+
+def NODES(keys=None, note=None):
+    return Q("query-named-block-nodes", {"flat": True}, note=note,
+             transform=[{"kind": "select", "keys": keys or NODE_KEYS}])
+
+
+def BITMAPS(note=None):
+    return NODES(["node-name", "dirty-bitmaps"], note=note)
+
+
+def GRAPH(note=None):
+    return Q("x-debug-query-block-graph", note=note)
+
+
+def EXPORTS(note=None):
+    return Q("query-block-exports", note=note)
+
+
+def LS(note=None):
+    return SH("ls -1 *.qcow2 *.raw *.img 2>/dev/null; true", note=note)
+
+
+def INFO(f, chain=False, note=None):
+    return SH("qemu-img info -U --output=json %s%s" % ("--backing-chain " if chain else "", f),
+              json_out=True, note=note)
+
+
+def QUIT():
+    return [Q("quit"), {"wait_exit": 3.0}]
+
+
+def EVENTS(*names, note=None):
+    s = {"events": list(names), "timeout": 2.0}
+    if note:
+        s["note"] = note
+    return s
+
+
+def NBDIO(cmds, name="base", ro=False, note=None):
+    c = " ".join("-c '%s'" % x for x in cmds)
+    return SH("qemu-io %s-f raw %s 'nbd+unix:///%s?socket=nbd.sock'" % ("-r " if ro else "", c, name),
+              note=note)
+
+
+def SNAP(node, file, name=None, id=None, **extra):
+    a = {"node-name": node, "snapshot-file": file}
+    if name:
+        a["snapshot-node-name"] = name
+    a.update(extra)
+    return Q("blockdev-snapshot-sync", a, id=id)
+
+
+def sync_action(node, file, name=None, **extra):
+    d = {"node-name": node, "snapshot-file": file}
+    if name:
+        d["snapshot-node-name"] = name
+    d.update(extra)
+    return {"type": "blockdev-snapshot-sync", "data": d}
+
+
+def act(type_, **data):
+    return {"type": type_, "data": data}
+
+
+ABORT = {"type": "abort", "data": {}}
+
+
+def TX(actions, id=None, props=None, note=None):
+    a = {"actions": actions}
+    if props is not None:
+        a["properties"] = props
+    return Q("transaction", a, id=id, note=note)
+
+
+# ---- arg helpers -------------------------------------------------------------
+
+def mk(f="base.qcow2", size="64M", fmt="qcow2", extra=""):
+    return "qemu-img create -q -f %s %s%s %s" % (fmt, extra, f, size)
+
+
+def qcow(name="base", f=None, **extra):
+    d = {"driver": "qcow2", "node-name": name,
+         "file": {"driver": "file", "filename": f or (name + ".qcow2")}}
+    d.update(extra)
+    return ["blockdev", d]
+
+
+NBD = ["nbd-server", "addr.type=unix,addr.path=nbd.sock"]
+
+
+def EXPORT(node="base", id="exp0", writable=True, name=None):
+    s = "type=nbd,id=%s,node-name=%s" % (id, node)
+    if name:
+        s += ",name=" + name
+    if writable:
+        s += ",writable=on"
+    return ["export", s]
+
+
+def DRIVE(f="base.qcow2", id="drive0", node="base", ro=False):
+    s = "file=%s,if=none,id=%s,format=qcow2,node-name=%s" % (f, id, node)
+    if ro:
+        s += ",read-only=on"
+    return ["drive", s]
+
+
+EXPORTED_BASE = [qcow(), NBD, EXPORT()]
+
+
+def QV(id=None):
+    return Q("query-version", id=id)
+
+
+# =============================================================================
+# Protocol
+# =============================================================================
+
+scenario(
+    "proto-id-before-negotiation",
+    "Before qmp_capabilities every command is CommandNotFound with the negotiation text, the id of "
+    "any JSON type echoed; envelope errors are reported normally; afterwards commands work.",
+    negotiate=False, tags=["protocol", "negotiation", "id"],
+    steps=[
+        Q("query-version", id="a"),
+        Q("nosuch", id={"x": [1, None]}),
+        Q("blockdev-add", {"bogus": 1}, id=3, note="invalid arguments: still CommandNotFound"),
+        Q("transaction", {"actions": []}, id=[4]),
+        RAW('{"id": 5}\n', note="lacks execute, id echoed"),
+        RAW('{"execute": "query-version", "id": 6, "foo": 1}\n'),
+        RAW('{"execute": 7, "id": 7}\n'),
+        Q("qmp_capabilities", id=8),
+        QV(9),
+    ])
+
+scenario(
+    "proto-capabilities-twice",
+    "A second qmp_capabilities is CommandNotFound, with or without arguments; bad arguments are "
+    "validated first; the session stays usable.",
+    tags=["protocol", "negotiation"],
+    steps=[
+        Q("qmp_capabilities", id=1),
+        Q("qmp_capabilities", {"enable": ["oob"]}, id=2),
+        Q("qmp_capabilities", {"enable": ["nosuch"]}, id=3),
+        Q("qmp_capabilities", {"bogus": 1}, id=4),
+        QV(5),
+    ])
+
+scenario(
+    "proto-capabilities-bad-arguments",
+    "qmp_capabilities argument errors during negotiation are GenericError (enum inside a list "
+    "named 'null'); the session is still negotiating until a valid qmp_capabilities.",
+    negotiate=False, tags=["protocol", "negotiation", "validation"],
+    steps=[
+        Q("qmp_capabilities", {"enable": ["nosuch"]}, id=1),
+        Q("qmp_capabilities", {"enable": "oob"}, id=2),
+        Q("qmp_capabilities", {"enable": [1]}, id=3),
+        Q("qmp_capabilities", {"bogus": 1}, id=4),
+        Q("qmp_capabilities", {"enable": None}, id=5),
+        RAW('{"execute": "qmp_capabilities", "arguments": [], "id": 6}\n'),
+        QV(7),
+        Q("qmp_capabilities", {"enable": []}, id=8),
+        QV(9),
+    ])
+
+scenario(
+    "proto-exec-oob-without-capability",
+    "exec-oob without OOB negotiated is an envelope error, before and after negotiation; "
+    "execute plus exec-oob too.",
+    negotiate=False, tags=["protocol", "oob"],
+    steps=[
+        Q("query-version", id=1, key="exec-oob"),
+        Q("qmp_capabilities", id=2),
+        Q("query-version", id=3, key="exec-oob"),
+        Q("nosuch", id=4, key="exec-oob"),
+        RAW('{"execute": "query-version", "exec-oob": "query-version", "id": 5}\n'),
+        QV(6),
+    ])
+
+scenario(
+    "proto-exec-oob-enabled",
+    "With OOB negotiated: no command allows OOB, unknown names are CommandNotFound, execute "
+    "and exec-oob clash, in-band commands still work.",
+    negotiate=False, tags=["protocol", "oob"],
+    steps=[
+        Q("qmp_capabilities", {"enable": ["oob"]}, id=1),
+        Q("quit", id=2, key="exec-oob"),
+        Q("nosuch", id=3, key="exec-oob"),
+        Q("qmp_capabilities", id=4, key="exec-oob"),
+        RAW('{"exec-oob": "query-version", "execute": "query-version", "id": 5}\n'),
+        RAW('{"exec-oob": 5, "id": 6}\n'),
+        QV(7),
+    ])
+
+scenario(
+    "proto-malformed-unbalanced-brace",
+    "An unclosed brace swallows the following complete commands until the counts balance, then "
+    "one parse error; stray closing brackets are errors of their own.",
+    tags=["protocol", "malformed", "quirk"],
+    steps=[
+        RAW(['{"execute": "query-version", "id": 1\n',
+             '{"execute": "query-version", "id": 2}\n',
+             '}\n'], 1, note="the command with id 2 is never run"),
+        QV(3),
+        RAW('}\n', 1),
+        RAW(']\n', 1),
+        RAW(['{"execute": "query-version", "id": [1, 2}\n',
+             '{"execute": "query-version", "id": 4}\n',
+             ']\n'], 1, note="brackets and braces are counted separately"),
+        QV(5),
+    ])
+
+scenario(
+    "proto-several-commands-one-write",
+    "Several commands in one write, with or without whitespace, are answered in order; "
+    "whitespace alone gets no answer.",
+    tags=["protocol", "framing"],
+    steps=[
+        RAW('{"execute":"query-version","id":1}{"execute":"query-version","id":2}'
+            '{"execute":"query-version","id":3}', 3, note="no separators, no newline"),
+        RAW('{"execute":"query-version","id":4}\n  \t{"execute":"query-version","id":5}\r\n'
+            '\n{"execute":"query-version","id":6}\n', 3),
+        RAW('{"execute":"nosuch","id":"a"} {"execute":"query-version","id":"b"} [1]\n', 3),
+        RAW('{"execute":"query-version","id":7}garbage\n', 2),
+        RAW('\n\n  \t\r\n', 0),
+        QV(8),
+    ])
+
+scenario(
+    "proto-garbage-bytes",
+    "Control characters and invalid UTF-8 each produce their own parse error; the session "
+    "recovers.",
+    tags=["protocol", "malformed"],
+    steps=[
+        HEX("0102030a", 3),
+        QV(1),
+        HEX("ff0a", 1),
+        HEX("c0af0a", 1),
+        QV(2),
+        HEX("7b2265786563757465223a2022717565727922202c20226964223a2022eda080227d0a", 1,
+            note="an encoded surrogate inside a string"),
+        QV(3),
+    ])
+
+scenario(
+    "proto-non-object-input",
+    "Non-object JSON values and malformed envelopes: exact texts, id echoed whenever the input "
+    "was an object.",
+    tags=["protocol", "envelope"],
+    steps=[
+        RAW('[1]\n'), RAW('"x"\n'), RAW('1\n'), RAW('null\n'), RAW('true\n'), RAW('[]\n'),
+        RAW('{}\n'),
+        RAW('{"id": 5}\n'),
+        RAW('{"arguments": {}, "id": 9}\n'),
+        RAW('{"execute": 1, "id": 2}\n'),
+        RAW('{"execute": null}\n'),
+        RAW('{"execute": "query-version", "arguments": [], "id": 3}\n'),
+        RAW('{"execute": "query-version", "arguments": null, "id": 4}\n'),
+        RAW('{"execute": "query-version", "control": {}, "id": 5}\n'),
+        RAW('{"execute": "query-version", "id": 6, "id": 7}\n', note="duplicate key: parse error, no id"),
+        QV(8),
+    ])
+
+scenario(
+    "proto-json-parse-errors",
+    "Parse error texts of QEMU's JSON parser, and how many answers one malformed input gives.",
+    tags=["protocol", "malformed"],
+    steps=[
+        RAW('[1 2]\n', 1),
+        RAW('{"execute":"query-version" "id":1}\n', 1),
+        RAW('{"a" 1}\n', 1),
+        RAW('{"execute":"query-version","id":"\\x"}\n', 1),
+        RAW('{"execute":"query-version","id":01}\n', 2),
+        RAW('nul\n', 1),
+        RAW('TRUE\n', 1),
+        RAW('%d\n', 1),
+        RAW('.5\n', 1),
+        QV(9),
+    ])
+
+scenario(
+    "proto-json-values",
+    "String escapes and number forms in the id come back as QEMU re-serializes them.",
+    tags=["protocol", "id"],
+    steps=[
+        RAW('{"execute":"query-version","id":"\\u00e9\\ud83d\\ude00"}\n'),
+        RAW('{"execute":"query-version","id":"a\\\'b"}\n', note="\\' is accepted"),
+        RAW('{\'execute\':\'query-version\',\'id\':\'say "hi"\'}\n'),
+        RAW('{"execute":"query-version","id":"nul\\u0000byte"}\n'),
+        RAW('{"execute":"query-version","id":[7.5e3, 1.0, -0, 0.25]}\n'),
+        RAW('{"execute":"query-version","id":[18446744073709551615, 18446744073709551616, '
+            '-9223372036854775808, -9223372036854775809]}\n'),
+        RAW('{"execute":"query-version","id":{"nested":{"deep":[true,false,null]}}}\n'),
+    ])
+
+scenario(
+    "proto-nesting-limit",
+    "1024 levels of nesting are accepted; one more is refused with the nesting-limit text, and "
+    "every closing bracket left over gives its own error.",
+    tags=["protocol", "limits"],
+    steps=[
+        RAW('{"execute":"query-version","id":1,"arguments":{"x":' + "[" * 1022 + "]" * 1022 + "}}\n", 1,
+            note="1024 levels: accepted, then refused by argument validation"),
+        RAW('{"execute":"query-version","id":2,"arguments":{"x":' + "[" * 1023 + "]" * 1023 + "}}\n", 1026),
+        QV(1),
+    ])
+
+scenario(
+    "proto-command-names",
+    "Command names are exact and case-sensitive; unknown names are CommandNotFound with the name "
+    "unquoted.",
+    tags=["protocol"],
+    steps=[
+        Q("QUERY-VERSION", id=1), Q("query_version", id=2), Q("query-version ", id=3),
+        Q("", id=4), Q("block_resize", {}, id=5), Q("block-resize", {}, id=6),
+    ])
+
+# =============================================================================
+# Argument validation
+# =============================================================================
+
+scenario(
+    "args-unexpected",
+    "Unexpected members are reported with their full path, after the declared members were "
+    "checked.",
+    tags=["validation"],
+    steps=[
+        Q("query-version", {"x": 1}, id=1),
+        Q("query-named-block-nodes", {"flat": True, "bogus": 1}, id=2),
+        Q("block-dirty-bitmap-add", {"node": "n0", "bogus": 1}, id=3, note="missing wins"),
+        Q("block-dirty-bitmap-add", {"node": "nosuch", "name": "b", "bogus": 1}, id=4),
+        TX([{"type": "abort", "data": {"x": 1}}], id=5),
+        TX([], props={"bogus": 1}, id=6),
+        Q("blockdev-add", {"driver": "null-co", "node-name": "n", "bogus": 1}, id=7),
+        Q("blockdev-add", {"driver": "qcow2", "node-name": "q",
+                           "file": {"driver": "file", "filename": "x", "bogus": 1}}, id=8),
+        Q("blockdev-snapshot-sync", {"node-name": "n", "snapshot-file": "s", "bogus": True}, id=9),
+        Q("nbd-server-start", {"addr": {"type": "unix", "data": {"path": "x", "bogus": 1}}}, id=10),
+        Q("block-export-add", {"type": "nbd", "id": "e", "node-name": "n", "bogus": 1}, id=11),
+        TX([{"type": "abort", "data": {}, "extra": 1}], id=12),
+        Q("quit", {"now": True}, id=13),
+    ])
+
+scenario(
+    "args-wrong-type",
+    "Type errors: 'Invalid parameter type' with the full path, integer texts 'expects uint64' / "
+    "'expects uint32_t', alternates named by their type, enums by their last name.",
+    tags=["validation"],
+    steps=[
+        Q("block-dirty-bitmap-add", {"node": "n", "name": 5}, id=1),
+        Q("block-dirty-bitmap-add", {"node": "n", "name": "b", "granularity": "x"}, id=2),
+        Q("block-dirty-bitmap-add", {"node": "n", "name": "b", "granularity": -1}, id=3),
+        Q("block-dirty-bitmap-add", {"node": "n", "name": "b", "granularity": 1.0}, id=4),
+        Q("block-dirty-bitmap-add", {"node": "n", "name": "b", "granularity": 4294967296}, id=5),
+        Q("block-dirty-bitmap-add", {"node": "n", "name": "b", "persistent": "yes"}, id=6),
+        Q("query-named-block-nodes", {"flat": "true"}, id=7),
+        Q("query-named-block-nodes", {"flat": 1}, id=8),
+        Q("blockdev-add", {"driver": "qcow2", "node-name": "q", "file": 5}, id=9),
+        Q("blockdev-add", {"driver": "raw", "node-name": "r",
+                           "file": {"driver": "raw", "file": 5}}, id=10),
+        Q("blockdev-snapshot-sync", {"node-name": "n", "snapshot-file": "s", "format": None}, id=11),
+        Q("blockdev-snapshot-sync", {"node-name": "n", "snapshot-file": "s", "mode": "nosuch"}, id=12),
+        TX([], props={"completion-mode": 5}, id=13),
+        TX([], props={"completion-mode": "nosuch"}, id=14),
+        Q("transaction", {"actions": "x"}, id=15),
+        Q("transaction", {"actions": [5]}, id=16),
+        Q("block-dirty-bitmap-merge", {"node": "n", "target": "t", "bitmaps": [5]}, id=17),
+        Q("block-dirty-bitmap-merge", {"node": "n", "target": "t", "bitmaps": "b"}, id=18),
+        Q("blockdev-add", {"driver": "null-co", "node-name": "n", "size": "1M"}, id=19),
+        Q("blockdev-add", {"driver": "null-co", "node-name": "n", "size": 1.5e3}, id=20),
+        Q("blockdev-add", {"driver": "null-co", "node-name": "n", "read-only": "on"}, id=21),
+        Q("blockdev-del", {"node-name": 5}, id=22),
+        Q("nbd-server-start", {"addr": "x"}, id=23),
+        Q("blockdev-add", {"driver": 5, "node-name": "n"}, id=24),
+        Q("blockdev-add", {"driver": "null-co", "node-name": "n", "cache": {"direct": "yes"}}, id=25),
+    ])
+
+scenario(
+    "args-transaction-shape",
+    "Shape of transaction arguments: data mandatory for every action (also abort), type "
+    "checked as an enum, whole list validated before anything runs, empty list is fine.",
+    tags=["validation", "transaction"],
+    steps=[
+        TX([], id=1),
+        TX([{"type": "abort"}], id=2),
+        TX([{"data": {}}], id=3),
+        TX([{"type": "nosuch-action", "data": {}}], id=4),
+        TX([{"type": "abort", "data": 5}], id=5),
+        TX([{"type": "blockdev-snapshot-sync", "data": {"node-name": "n"}}], id=6),
+        TX([ABORT, {"type": "abort"}], id=7, note="the second action is validated before the first runs"),
+        TX([act("block-dirty-bitmap-add", node="n", name="b", granularity=-1)], id=8),
+        TX([act("block-dirty-bitmap-add", node="n", name="b", granularity="x")], id=9),
+        TX([], props={}, id=10),
+        TX([], props={"completion-mode": "grouped"}, id=11),
+        Q("transaction", {"actions": None}, id=12),
+        TX([act("block-dirty-bitmap-merge", node="n", target="t", bitmaps=[{"node": "n"}])], id=13),
+        TX([act("blockdev-snapshot", node="n")], id=14),
+        TX([ABORT], id=15),
+    ])
+
+scenario(
+    "args-integer-ranges",
+    "uint64 accepts negative integers (wrapped) and the full unsigned range, refuses doubles and "
+    "values past 2^64-1; the node reports what was stored.",
+    args=[["blockdev", {"driver": "null-co", "node-name": "n0", "size": 1048576}]],
+    tags=["validation", "integers"],
+    steps=[
+        Q("block-set-write-threshold", {"node-name": "n0", "write-threshold": -5}, id=1),
+        NODES(["node-name", "write_threshold"]),
+        Q("block-set-write-threshold", {"node-name": "n0", "write-threshold": 18446744073709551615}, id=2),
+        NODES(["node-name", "write_threshold"]),
+        Q("block-set-write-threshold", {"node-name": "n0", "write-threshold": 18446744073709551616}, id=3),
+        Q("block-set-write-threshold", {"node-name": "n0", "write-threshold": 1e3}, id=4),
+        Q("block-set-write-threshold", {"node-name": "nosuch", "write-threshold": 1}, id=5),
+        Q("block-set-write-threshold", {"node-name": "n0", "write-threshold": 0}, id=6),
+        NODES(["node-name", "write_threshold"]),
+        Q("blockdev-add", {"driver": "null-co", "node-name": "big", "size": 9223372036854775808}, id=7),
+        Q("blockdev-add", {"driver": "null-co", "node-name": "n1", "size": 1024.0}, id=8),
+    ])
+
+# =============================================================================
+# Graph, blockdev-add / blockdev-del
+# =============================================================================
+
+scenario(
+    "blockdev-add-errors",
+    "blockdev-add failures: duplicate, unknown driver, missing file, unknown reference, invalid "
+    "node names, wrong format, image locked by another node; nothing is added.",
+    setup=[mk(), mk("raw.img", "1M", "raw")],
+    tags=["blockdev", "errors"],
+    steps=[
+        Q("blockdev-add", qcow()[1], id=1),
+        Q("blockdev-add", qcow()[1], id=2),
+        Q("blockdev-add", {"driver": "nosuch", "node-name": "x"}, id=3),
+        Q("blockdev-add", qcow("m", "missing.qcow2")[1], id=4),
+        Q("blockdev-add", {"driver": "qcow2", "node-name": "r", "file": "nosuch"}, id=5),
+        Q("blockdev-add", {"driver": "null-co", "node-name": "1bad"}, id=6),
+        Q("blockdev-add", {"driver": "null-co", "node-name": "n" * 40}, id=7),
+        Q("blockdev-add", {"driver": "null-co", "node-name": "bad name"}, id=8),
+        Q("blockdev-add", qcow("notq", "raw.img")[1], id=9),
+        Q("blockdev-add", qcow("again", "base.qcow2")[1], id=10),
+        Q("blockdev-add", {"driver": "file", "node-name": "f", "filename": "nodir/x.img"}, id=11),
+        Q("blockdev-add", {"driver": "qcow2", "node-name": "dup2", "file": {"driver": "file",
+                           "filename": "raw.img", "node-name": "base"}}, id=12),
+        NODES(["node-name", "drv", "ro"]),
+    ])
+
+scenario(
+    "blockdev-add-references",
+    "Nodes referenced by name: a file node shared by a second format node conflicts on "
+    "permissions; raw over a named file node; the graph shows the edges.",
+    setup=[mk(), mk("raw.img", "1M", "raw")],
+    tags=["blockdev", "graph"],
+    steps=[
+        Q("blockdev-add", {"driver": "file", "node-name": "basefile", "filename": "base.qcow2"}, id=1),
+        Q("blockdev-add", {"driver": "qcow2", "node-name": "base", "file": "basefile"}, id=2),
+        Q("blockdev-add", {"driver": "qcow2", "node-name": "other", "file": "basefile"}, id=3),
+        Q("blockdev-add", {"driver": "raw", "node-name": "r",
+                           "file": {"driver": "file", "filename": "raw.img", "node-name": "rfile"}}, id=4),
+        Q("blockdev-add", {"driver": "raw", "node-name": "r2", "file": "rfile", "read-only": True}, id=5),
+        NODES(),
+        GRAPH(),
+    ])
+
+scenario(
+    "blockdev-add-read-only",
+    "blockdev-add with read-only: the format node and its file child are read-only, the image "
+    "can be opened again read-only, writable exports are refused.",
+    setup=[mk()],
+    args=[NBD],
+    tags=["blockdev", "read-only"],
+    steps=[
+        Q("blockdev-add", qcow(**{"read-only": True})[1], id=1),
+        Q("blockdev-add", qcow("base2", "base.qcow2", **{"read-only": True})[1], id=2),
+        NODES(),
+        Q("block-export-add", {"type": "nbd", "id": "e1", "node-name": "base", "writable": True}, id=3),
+        Q("block-export-add", {"type": "nbd", "id": "e2", "node-name": "base"}, id=4),
+        NBDIO(["write -q -P 0x11 0 64k"], note="read-only export refuses writes"),
+        NBDIO(["read -q -P 0 0 64k"]),
+    ])
+
+scenario(
+    "blockdev-add-null-co",
+    "null-co nodes: default and explicit size, read-zeroes, how they are reported.",
+    tags=["blockdev", "null-co"],
+    steps=[
+        Q("blockdev-add", {"driver": "null-co", "node-name": "n1"}, id=1),
+        Q("blockdev-add", {"driver": "null-co", "node-name": "n2", "size": 1048576, "read-zeroes": True}, id=2),
+        Q("blockdev-add", {"driver": "null-aio", "node-name": "n3", "size": 4096}, id=3),
+        Q("query-named-block-nodes", {"flat": True}),
+    ])
+
+scenario(
+    "blockdev-del",
+    "blockdev-del error texts (unknown, in use, not owned by the monitor, backing of an "
+    "overlay) and successful deletes in the right order.",
+    setup=[mk(), mk("lone.qcow2"), mk("top.qcow2")],
+    args=[["blockdev", {"driver": "qcow2", "node-name": "base",
+                        "file": {"driver": "file", "filename": "base.qcow2", "node-name": "basefile"}}],
+          NBD, EXPORT(),
+          qcow("lone"), qcow("top", backing=None)],
+    tags=["blockdev", "errors", "quirk"],
+    steps=[
+        Q("blockdev-del", {"node-name": "tmp"}, id=1),
+        Q("blockdev-del", {"node-name": "base"}, id=2),
+        Q("blockdev-del", {"node-name": "basefile"}, id=3),
+        Q("blockdev-snapshot", {"node": "lone", "overlay": "top"}, id=4),
+        Q("blockdev-del", {"node-name": "lone"}, id=5),
+        Q("blockdev-del", {"node-name": "top"}, id=6),
+        NODES(),
+        Q("blockdev-del", {"node-name": "lone"}, id=7),
+        Q("block-export-del", {"id": "exp0"}, id=8),
+        EVENTS("BLOCK_EXPORT_DELETED"),
+        Q("blockdev-del", {"node-name": "base"}, id=9),
+        Q("blockdev-del", {"node-name": "base"}, id=10),
+        NODES(),
+    ])
+
+scenario(
+    "blockdev-del-shared-file",
+    "A file node added by itself is monitor-owned: in use while a format node uses it, "
+    "deletable afterwards.",
+    setup=[mk()],
+    tags=["blockdev"],
+    steps=[
+        Q("blockdev-add", {"driver": "file", "node-name": "f", "filename": "base.qcow2"}, id=1),
+        Q("blockdev-add", {"driver": "qcow2", "node-name": "q", "file": "f"}, id=2),
+        Q("blockdev-del", {"node-name": "f"}, id=3),
+        Q("blockdev-del", {"node-name": "q"}, id=4),
+        NODES(),
+        Q("blockdev-del", {"node-name": "f"}, id=5),
+        NODES(),
+    ])
+
+scenario(
+    "block-resize",
+    "block_resize of a qcow2 node and errors (unknown node, shrinking a qcow2 image).",
+    setup=[mk(size="16M")],
+    args=[qcow()],
+    tags=["blockdev", "resize"],
+    steps=[
+        Q("block_resize", {"node-name": "base", "size": 33554432}, id=1),
+        NODES(["node-name", "drv"]),
+        Q("block_resize", {"node-name": "nosuch", "size": 1048576}, id=2),
+        Q("block_resize", {"node-name": "base", "size": 1048576}, id=3),
+        Q("block_resize", {"device": "base", "size": 1048576}, id=4),
+        Q("block_resize", {"size": 1048576}, id=5),
+        *QUIT(),
+        INFO("base.qcow2"),
+    ])
+
+# =============================================================================
+# blockdev-snapshot-sync
+# =============================================================================
+
+scenario(
+    "sync-lookup-errors",
+    "Lookup of the node to snapshot: absent values print as '', device is tried first and "
+    "node-name is the fallback, a node-name passed as device is not found.",
+    setup=[mk()], args=EXPORTED_BASE, tags=["snapshot", "errors", "quirk"],
+    steps=[
+        Q("blockdev-snapshot-sync", {"snapshot-file": "s.qcow2", "snapshot-node-name": "s"}, id=1),
+        SNAP("nope", "s.qcow2", "s", id=2),
+        Q("blockdev-snapshot-sync", {"device": "nope", "snapshot-file": "s.qcow2",
+                                     "snapshot-node-name": "s"}, id=3),
+        Q("blockdev-snapshot-sync", {"device": "nope", "node-name": "base", "snapshot-file": "s1.qcow2",
+                                     "snapshot-node-name": "s1"}, id=4),
+        Q("blockdev-snapshot-sync", {"device": "s1", "snapshot-file": "s2.qcow2",
+                                     "snapshot-node-name": "s2"}, id=5),
+        Q("blockdev-snapshot-sync", {"device": "", "node-name": "", "snapshot-file": "s2.qcow2",
+                                     "snapshot-node-name": "s2"}, id=6),
+        TX([sync_action("nope", "s2.qcow2", "s2")], id=7),
+        EXPORTS(),
+        LS(),
+    ])
+
+scenario(
+    "sync-format-raw",
+    "format raw for the overlay: refused at image creation (no file left) in absolute-paths "
+    "mode, refused as 'does not support backing images' in existing mode; unknown formats.",
+    setup=[mk(), mk("ex.raw", "64M", "raw")], args=EXPORTED_BASE, tags=["snapshot", "format", "quirk"],
+    steps=[
+        SNAP("base", "s1.raw", "s1", id=1, format="raw"),
+        LS(),
+        SNAP("base", "ex.raw", "s1", id=2, format="raw", mode="existing"),
+        SNAP("base", "s1.qcow2", "s1", id=3, format="nosuch"),
+        SNAP("base", "s1.qcow2", "s1", id=4, format="file"),
+        LS(),
+        EXPORTS(),
+        NODES(),
+    ])
+
+scenario(
+    "sync-raw-base",
+    "A raw base can be snapshotted: the overlay records backing format raw; I/O goes to the "
+    "overlay.",
+    setup=[mk("base.img", "4M", "raw")],
+    args=[["blockdev", {"driver": "raw", "node-name": "base",
+                        "file": {"driver": "file", "filename": "base.img"}}], NBD, EXPORT()],
+    tags=["snapshot", "raw"],
+    steps=[
+        NBDIO(["write -q -P 0x11 0 64k"]),
+        SNAP("base", "s1.qcow2", "s1", id=1),
+        NODES(),
+        INFO("s1.qcow2"),
+        NBDIO(["write -q -P 0x22 64k 64k", "read -q -P 0x11 0 64k"]),
+        *QUIT(),
+        SH("qemu-io -r -f raw -c 'read -q -P 0 64k 64k' base.img && "
+           "qemu-io -r -f qcow2 -c 'read -q -P 0x22 64k 64k' -c 'read -q -P 0x11 0 64k' s1.qcow2 && echo ok"),
+        SH("qemu-img check s1.qcow2"),
+    ])
+
+scenario(
+    "sync-read-only-node",
+    "A snapshot of a read-only node is accepted and the new overlay is read-only too.",
+    setup=[mk()],
+    args=[qcow(**{"read-only": True}), NBD, EXPORT(writable=False)],
+    tags=["snapshot", "read-only", "quirk"],
+    steps=[
+        SNAP("base", "s1.qcow2", "s1", id=1),
+        NODES(),
+        EXPORTS(),
+        GRAPH(),
+        INFO("s1.qcow2"),
+        NBDIO(["write -q -P 0x11 0 64k"], note="the export is still read-only"),
+    ])
+
+scenario(
+    "sync-read-only-orphan",
+    "A snapshot of a read-only node without parents: accepted, the file is created, the "
+    "overlay is dropped at once.",
+    setup=[mk()],
+    args=[qcow(**{"read-only": True})],
+    tags=["snapshot", "read-only", "orphan"],
+    steps=[
+        SNAP("base", "s1.qcow2", "s1", id=1),
+        NODES(),
+        INFO("s1.qcow2"),
+    ])
+
+scenario(
+    "sync-old-node-read-only",
+    "After a snapshot the old node and its file child are read-only: the image can be opened "
+    "again read-only but not read-write (write lock).",
+    setup=[mk()], args=EXPORTED_BASE, tags=["snapshot", "read-only", "locks", "quirk"],
+    steps=[
+        SNAP("base", "s1.qcow2", "s1", id=1),
+        NODES(),
+        Q("blockdev-add", qcow("again", "base.qcow2")[1], id=2),
+        Q("blockdev-add", qcow("again", "base.qcow2", **{"read-only": True})[1], id=3),
+        Q("blockdev-add", qcow("s1again", "s1.qcow2")[1], id=4),
+        NODES(),
+    ])
+
+scenario(
+    "sync-node-with-overlay",
+    "A node that already has an overlay cannot be snapshotted again (busy as backing hd), "
+    "plain or in a transaction; the top of the chain can.",
+    setup=[mk()], args=EXPORTED_BASE, tags=["snapshot", "busy", "quirk"],
+    steps=[
+        SNAP("base", "s1.qcow2", "s1", id=1),
+        SNAP("base", "s2.qcow2", "s2", id=2),
+        TX([sync_action("base", "s2.qcow2", "s2")], id=3),
+        LS(),
+        SNAP("s1", "s2.qcow2", "s2", id=4),
+        EXPORTS(),
+        NODES(),
+        INFO("s2.qcow2", chain=True),
+    ])
+
+scenario(
+    "sync-node-name-in-use",
+    "snapshot-node-name already used by a node is refused before the image is created.",
+    setup=[mk(), mk("other.qcow2")],
+    args=EXPORTED_BASE + [qcow("other")],
+    tags=["snapshot", "errors"],
+    steps=[
+        SNAP("base", "s1.qcow2", "other", id=1),
+        SNAP("base", "s1.qcow2", "base", id=2),
+        LS(),
+        TX([sync_action("base", "s1.qcow2", "s1"), sync_action("other", "s2.qcow2", "s1")], id=3),
+        LS(),
+        NODES(),
+        EXPORTS(),
+    ])
+
+scenario(
+    "sync-create-errors",
+    "Image creation errors (missing directory, a directory, empty name) and an invalid node-name "
+    "that fails only at open, after the file was created.",
+    setup=[mk(), "mkdir adir"], args=EXPORTED_BASE, tags=["snapshot", "errors"],
+    steps=[
+        SNAP("base", "nodir/s1.qcow2", "s1", id=1),
+        SNAP("base", "adir", "s1", id=2),
+        SNAP("base", "", "s1", id=3),
+        SNAP("base", "bad.qcow2", "1bad", id=4),
+        LS(),
+        INFO("bad.qcow2"),
+        NODES(),
+        EXPORTS(),
+    ])
+
+scenario(
+    "sync-mode-existing",
+    "mode existing: a missing file is an open error; a pre-created overlay is opened and "
+    "attached as is.",
+    setup=[mk(), "qemu-img create -q -f qcow2 -b base.qcow2 -F qcow2 pre.qcow2"],
+    args=EXPORTED_BASE, tags=["snapshot", "existing"],
+    steps=[
+        SNAP("base", "missing.qcow2", "s1", id=1, mode="existing"),
+        SNAP("base", "pre.qcow2", "s1", id=2, mode="existing"),
+        NODES(),
+        EXPORTS(),
+        INFO("pre.qcow2"),
+        NBDIO(["write -q -P 0x33 0 64k"]),
+        *QUIT(),
+        SH("qemu-io -r -f qcow2 -c 'read -q -P 0x33 0 64k' pre.qcow2 && "
+           "qemu-io -r -f qcow2 -c 'read -q -P 0 0 64k' base.qcow2 && echo ok"),
+    ])
+
+scenario(
+    "sync-mode-existing-foreign-backing",
+    "mode existing with an overlay whose header names another backing file: accepted, the "
+    "header keeps the other file, the in-memory backing is the old node.",
+    setup=[mk(), mk("other.qcow2"), "qemu-img create -q -f qcow2 -b other.qcow2 -F qcow2 ov.qcow2"],
+    args=EXPORTED_BASE, tags=["snapshot", "existing", "quirk"],
+    steps=[
+        SNAP("base", "ov.qcow2", "ov", id=1, mode="existing"),
+        NODES(),
+        INFO("ov.qcow2"),
+        GRAPH(),
+    ])
+
+scenario(
+    "sync-overwrite-existing-file",
+    "absolute-paths mode overwrites a file that exists but is not in use; the new image has the "
+    "old node's size and backing.",
+    setup=[mk(), mk("s1.qcow2", "1M"), "qemu-io -f qcow2 -c 'write -q -P 0x55 0 64k' s1.qcow2"],
+    args=EXPORTED_BASE, tags=["snapshot"],
+    steps=[
+        SNAP("base", "s1.qcow2", "s1", id=1),
+        INFO("s1.qcow2"),
+        NBDIO(["read -q -P 0 0 64k"], note="old contents of s1.qcow2 are gone"),
+    ])
+
+scenario(
+    "sync-absolute-paths",
+    "Absolute paths: the overlay's backing string is the old node's filename exactly as given.",
+    setup=[mk()],
+    args=[["blockdev", {"driver": "qcow2", "node-name": "base",
+                        "file": {"driver": "file", "filename": "$TMP/base.qcow2"}}], NBD, EXPORT()],
+    tags=["snapshot", "paths"],
+    steps=[
+        SNAP("base", "$TMP/s1.qcow2", "s1", id=1),
+        NODES(),
+        INFO("s1.qcow2"),
+        SNAP("s1", "s2.qcow2", "s2", id=2),
+        INFO("s2.qcow2", chain=True),
+    ])
+
+scenario(
+    "sync-subdir-overlay",
+    "An overlay in a subdirectory records the old node's relative filename verbatim (so it "
+    "resolves against the subdirectory); a later snapshot records 'sub/s1.qcow2'.",
+    setup=[mk(), "mkdir sub"], args=EXPORTED_BASE, tags=["snapshot", "paths", "quirk"],
+    steps=[
+        SNAP("base", "sub/s1.qcow2", "s1", id=1),
+        NODES(),
+        INFO("sub/s1.qcow2"),
+        SH("qemu-img info -U --backing-chain sub/s1.qcow2 >/dev/null 2>&1; echo rc=$?"),
+        SNAP("s1", "s2.qcow2", "s2", id=2),
+        INFO("s2.qcow2"),
+        NODES(),
+    ])
+
+scenario(
+    "sync-protocol-node",
+    "Snapshotting a protocol (file) node is allowed in 7.2: the overlay goes between the format "
+    "node and its file.",
+    setup=[mk()],
+    args=[["blockdev", {"driver": "qcow2", "node-name": "base",
+                        "file": {"driver": "file", "filename": "base.qcow2", "node-name": "basefile"}}],
+          NBD, EXPORT()],
+    tags=["snapshot", "protocol-node"],
+    steps=[
+        SNAP("basefile", "s1.qcow2", "s1", id=1),
+        NODES(),
+        GRAPH(),
+        INFO("s1.qcow2"),
+    ])
+
+scenario(
+    "sync-null-co-node",
+    "Snapshot of a null-co node: the overlay's backing name is a json: pseudo-filename with "
+    "backing format null-co.",
+    args=[["blockdev", {"driver": "null-co", "node-name": "nul", "size": 1048576}],
+          NBD, EXPORT("nul")],
+    tags=["snapshot", "null-co"],
+    steps=[
+        SNAP("nul", "s1.qcow2", "s1", id=1),
+        NODES(),
+        INFO("s1.qcow2"),
+        NBDIO(["write -q -P 0x44 0 4k", "read -q -P 0x44 0 4k"], name="nul"),
+    ])
+
+scenario(
+    "sync-chain-io",
+    "Two snapshots of an exported node with NBD writes in between: every layer holds its own "
+    "data, the chain reads back through NBD, qemu-img check/map/info agree after quit.",
+    setup=[mk()], args=[qcow(), NBD, EXPORT(name="disk")], tags=["snapshot", "nbd", "io"],
+    steps=[
+        NBDIO(["write -q -P 0x11 0 64k"], name="disk"),
+        SNAP("base", "s1.qcow2", "s1", id=1),
+        NBDIO(["write -q -P 0x22 1M 64k"], name="disk"),
+        TX([sync_action("s1", "s2.qcow2", "s2")], id=2),
+        NBDIO(["write -q -P 0x33 2M 64k", "write -q -z 3M 64k"], name="disk"),
+        NBDIO(["read -q -P 0x11 0 64k", "read -q -P 0x22 1M 64k", "read -q -P 0x33 2M 64k",
+               "read -q -P 0 3M 64k"], name="disk", ro=True),
+        Q("query-named-block-nodes", {"flat": False},
+          transform=[{"kind": "select", "keys": ["node-name", "backing_file_depth", "image"]}]),
+        *QUIT(),
+        SH("qemu-img check s2.qcow2"),
+        SH("qemu-img check s1.qcow2"),
+        SH("qemu-img check base.qcow2"),
+        SH("qemu-img map --output=json s2.qcow2", json_out=True),
+        INFO("s2.qcow2", chain=True),
+        SH("qemu-img compare -f qcow2 -F qcow2 s2.qcow2 s2.qcow2 && qemu-io -r -f qcow2 "
+           "-c 'read -q -P 0 2M 64k' s1.qcow2 && qemu-io -r -f qcow2 -c 'read -q -P 0 1M 64k' "
+           "base.qcow2 && echo layers-ok"),
+    ])
+
+scenario(
+    "sync-multi-disk-io",
+    "One transaction snapshots two exported disks; writes after it land in both overlays.",
+    setup=[mk("a.qcow2"), mk("b.qcow2")],
+    args=[qcow("a"), qcow("b"), NBD, EXPORT("a", "ea"), EXPORT("b", "eb")],
+    tags=["snapshot", "transaction", "nbd"],
+    steps=[
+        TX([sync_action("a", "a1.qcow2", "a1"), sync_action("b", "b1.qcow2", "b1")], id=1),
+        EXPORTS(),
+        NBDIO(["write -q -P 0x61 0 64k"], name="a"),
+        NBDIO(["write -q -P 0x62 0 64k"], name="b"),
+        *QUIT(),
+        SH("qemu-io -r -f qcow2 -c 'read -q -P 0x61 0 64k' a1.qcow2 && "
+           "qemu-io -r -f qcow2 -c 'read -q -P 0x62 0 64k' b1.qcow2 && "
+           "qemu-io -r -f qcow2 -c 'read -q -P 0 0 64k' a.qcow2 && echo ok"),
+        SH("qemu-img check a1.qcow2 && qemu-img check b1.qcow2"),
+    ])
+
+# =============================================================================
+# Transactions
+# =============================================================================
+
+scenario(
+    "tx-same-node-twice",
+    "Two snapshots of the same node in one transaction: the second finds the first overlay "
+    "already attached (busy); all rolled back, the first overlay file stays.",
+    setup=[mk()], args=EXPORTED_BASE, tags=["transaction", "busy", "quirk"],
+    steps=[
+        TX([sync_action("base", "s1.qcow2", "s1"), sync_action("base", "s2.qcow2", "s2")], id=1),
+        LS(),
+        NODES(),
+        EXPORTS(),
+        SNAP("base", "s3.qcow2", "s1", id=2, note="s1 is free again"),
+    ])
+
+scenario(
+    "tx-abort-first",
+    "An abort before a snapshot stops the transaction before the snapshot's prepare: no file.",
+    setup=[mk()], args=EXPORTED_BASE, tags=["transaction", "abort"],
+    steps=[
+        TX([ABORT, sync_action("base", "s1.qcow2", "s1")], id=1),
+        LS(),
+        NODES(),
+        TX([ABORT, sync_action("nosuch", "s1.qcow2", "s1")], id=2, note="later actions are not looked at"),
+    ])
+
+scenario(
+    "tx-second-fails-late",
+    "The second action fails at its node-name check: only the first action's file exists; a "
+    "third, invalid action is never looked at.",
+    setup=[mk(), mk("other.qcow2")],
+    args=EXPORTED_BASE + [qcow("other"), EXPORT("other", "exp1")],
+    tags=["transaction", "rollback", "quirk"],
+    steps=[
+        TX([sync_action("base", "a.qcow2", "snapA"), sync_action("other", "b.qcow2", "snapA"),
+            sync_action("nosuch", "c.qcow2", "c")], id=1),
+        LS(),
+        NODES(),
+        EXPORTS(),
+        GRAPH(),
+    ])
+
+scenario(
+    "tx-rollback-with-bitmap",
+    "A transaction with a snapshot, a bitmap on the new overlay and a clear of an existing bitmap, "
+    "then abort: everything undone, bits restored.",
+    setup=[mk()], args=EXPORTED_BASE, tags=["transaction", "rollback", "bitmap"],
+    steps=[
+        Q("block-dirty-bitmap-add", {"node": "base", "name": "b0"}, id=1),
+        NBDIO(["write -q -P 0x11 0 64k"]),
+        BITMAPS(),
+        TX([sync_action("base", "s1.qcow2", "s1"),
+            act("block-dirty-bitmap-add", node="s1", name="b1"),
+            act("block-dirty-bitmap-clear", node="base", name="b0"),
+            ABORT], id=2),
+        BITMAPS(),
+        EXPORTS(),
+        TX([sync_action("base", "s1.qcow2", "s1"),
+            act("block-dirty-bitmap-add", node="s1", name="b1")], id=3),
+        NBDIO(["write -q -P 0x22 64k 64k"]),
+        BITMAPS(note="the old node's bitmap stays there and sees no new writes"),
+    ])
+
+scenario(
+    "tx-completion-mode-actions",
+    "completion-mode grouped is refused by the bitmap actions and by blockdev-snapshot, even "
+    "for unknown nodes; individual works. (block-dirty-bitmap-enable is left out: a failed "
+    "enable action crashes QSD 7.2 in its abort.)",
+    setup=[mk(), mk("ov.qcow2")], args=[qcow(), qcow("ov", backing=None)],
+    tags=["transaction", "completion-mode"],
+    steps=[
+        TX([act("block-dirty-bitmap-add", node="nosuch", name="b")], props={"completion-mode": "grouped"}, id=1),
+        TX([act("block-dirty-bitmap-remove", node="base", name="b")], props={"completion-mode": "grouped"}, id=2),
+        TX([act("block-dirty-bitmap-clear", node="base", name="b")], props={"completion-mode": "grouped"}, id=3),
+        TX([act("block-dirty-bitmap-disable", node="base", name="b")], props={"completion-mode": "grouped"}, id=5),
+        TX([act("block-dirty-bitmap-merge", node="base", target="b", bitmaps=["c"])],
+           props={"completion-mode": "grouped"}, id=6),
+        TX([act("blockdev-snapshot", node="base", overlay="ov")], props={"completion-mode": "grouped"}, id=7),
+        TX([act("block-dirty-bitmap-add", node="base", name="b")], props={"completion-mode": "individual"}, id=8),
+        BITMAPS(),
+    ])
+
+scenario(
+    "tx-blockdev-snapshot-abort",
+    "blockdev-snapshot inside an aborted transaction: the overlay is detached again but stays "
+    "(monitor-owned), base stays writable and exported.",
+    setup=[mk(), mk("ov.qcow2")], args=EXPORTED_BASE + [qcow("ov", backing=None)],
+    tags=["transaction", "blockdev-snapshot", "rollback"],
+    steps=[
+        TX([act("blockdev-snapshot", node="base", overlay="ov"), ABORT], id=1),
+        NODES(),
+        EXPORTS(),
+        GRAPH(),
+        TX([act("blockdev-snapshot", node="base", overlay="ov")], id=2),
+        EXPORTS(),
+        NODES(),
+    ])
+
+# =============================================================================
+# blockdev-snapshot
+# =============================================================================
+
+scenario(
+    "blockdev-snapshot-overlay-errors",
+    "blockdev-snapshot errors: unknown node/overlay (same string in both slots), overlay with a "
+    "backing, overlay in use, raw overlay, node = overlay, old node already with an overlay.",
+    setup=[mk(), mk("ov.qcow2"), mk("used.qcow2"), mk("r.img", "64M", "raw"), mk("ov2.qcow2"), mk("other.qcow2"),
+           "qemu-img create -q -f qcow2 -b other.qcow2 -F qcow2 withb.qcow2"],
+    args=EXPORTED_BASE + [qcow("ov", backing=None), qcow("used", backing=None), EXPORT("used", "exp1"),
+                          ["blockdev", {"driver": "raw", "node-name": "r",
+                                        "file": {"driver": "file", "filename": "r.img"}}],
+                          ["blockdev", {"driver": "qcow2", "node-name": "withb", "read-only": True,
+                                        "file": {"driver": "file", "filename": "withb.qcow2"}}],
+                          qcow("ov2", backing=None)],
+    tags=["blockdev-snapshot", "errors", "quirk"],
+    steps=[
+        Q("blockdev-snapshot", {"node": "nosuch", "overlay": "ov"}, id=1),
+        Q("blockdev-snapshot", {"node": "base", "overlay": "nosuch"}, id=2),
+        Q("blockdev-snapshot", {"node": "base", "overlay": "withb"}, id=3),
+        Q("blockdev-snapshot", {"node": "base", "overlay": "used"}, id=4),
+        Q("blockdev-snapshot", {"node": "base", "overlay": "r"}, id=5),
+        Q("blockdev-snapshot", {"node": "base", "overlay": "base"}, id=6),
+        Q("blockdev-snapshot", {"node": "base", "overlay": "ov"}, id=7),
+        Q("blockdev-snapshot", {"node": "base", "overlay": "ov2"}, id=8),
+        Q("blockdev-snapshot", {"node": "ov", "overlay": "base"}, id=9),
+        NODES(),
+        EXPORTS(),
+    ])
+
+scenario(
+    "blockdev-snapshot-orphan",
+    "blockdev-snapshot of a node without parents: the monitor-owned overlay stays; its header "
+    "gets no backing; deleting it leaves the old node read-only.",
+    setup=[mk(), mk("ov.qcow2")], args=[qcow(), qcow("ov", backing=None)],
+    tags=["blockdev-snapshot", "quirk"],
+    steps=[
+        Q("blockdev-snapshot", {"node": "base", "overlay": "ov"}, id=1),
+        NODES(),
+        GRAPH(),
+        INFO("ov.qcow2"),
+        Q("blockdev-del", {"node-name": "ov"}, id=2),
+        NODES(),
+        Q("blockdev-snapshot", {"node": "base", "overlay": "base"}, id=3),
+    ])
+
+scenario(
+    "blockdev-snapshot-exported-io",
+    "blockdev-snapshot of an exported node moves the export; data written afterwards lands in "
+    "the overlay file, whose header still has no backing reference.",
+    setup=[mk(), mk("ov.qcow2")], args=EXPORTED_BASE + [qcow("ov", backing=None)],
+    tags=["blockdev-snapshot", "nbd", "io"],
+    steps=[
+        NBDIO(["write -q -P 0x11 0 64k"]),
+        Q("blockdev-snapshot", {"node": "base", "overlay": "ov"}, id=1),
+        EXPORTS(),
+        NBDIO(["write -q -P 0x22 64k 64k", "read -q -P 0x11 0 64k"]),
+        NODES(),
+        *QUIT(),
+        INFO("ov.qcow2"),
+        SH("qemu-io -r -f qcow2 -c 'read -q -P 0x22 64k 64k' -c 'read -q -P 0 0 64k' ov.qcow2 && echo ok"),
+    ])
+
+# =============================================================================
+# Named drives (qemu-system-x86_64 -M none)
+# =============================================================================
+
+scenario(
+    "drive-read-only",
+    "A snapshot of a read-only drive (by device) is accepted; the new overlay is read-only.",
+    setup=[mk()], args=[DRIVE(ro=True)], drive=True, tags=["drive", "read-only", "quirk"],
+    steps=[
+        Q("blockdev-snapshot-sync", {"device": "drive0", "snapshot-file": "s1.qcow2",
+                                     "snapshot-node-name": "s1"}, id=1),
+        Q("query-block", transform=[{"kind": "select", "keys": ["device", "inserted"]}]),
+        NODES(),
+        INFO("s1.qcow2"),
+    ])
+
+scenario(
+    "drive-device-rollback",
+    "A transaction on a drive that aborts: the drive keeps its node, base stays writable, the "
+    "overlay file stays on disk.",
+    setup=[mk()], args=[DRIVE()], drive=True, tags=["drive", "rollback", "quirk"],
+    steps=[
+        TX([{"type": "blockdev-snapshot-sync", "data": {"device": "drive0", "snapshot-file": "s1.qcow2",
+                                                         "snapshot-node-name": "s1"}}, ABORT], id=1),
+        Q("query-block"),
+        NODES(),
+        LS(),
+        GRAPH(),
+    ])
+
+scenario(
+    "drive-overlay-in-use",
+    "With named drives: an overlay that a drive uses is in use; a snapshot-node-name equal to a "
+    "drive name is in use; unknown device plus valid node-name falls back; device wins.",
+    setup=[mk(), mk("d1.qcow2"), mk("ov.qcow2")],
+    args=[DRIVE(), DRIVE("d1.qcow2", "drive1", "d1"),
+          ["blockdev", {"driver": "qcow2", "node-name": "ov", "backing": None,
+                        "file": {"driver": "file", "filename": "ov.qcow2"}}]],
+    drive=True, tags=["drive", "errors", "quirk"],
+    steps=[
+        Q("blockdev-snapshot", {"node": "base", "overlay": "d1"}, id=1),
+        Q("blockdev-snapshot-sync", {"device": "drive0", "snapshot-file": "s.qcow2",
+                                     "snapshot-node-name": "drive1"}, id=2),
+        Q("blockdev-snapshot-sync", {"node-name": "base", "snapshot-file": "s.qcow2",
+                                     "snapshot-node-name": "d1"}, id=3),
+        Q("blockdev-snapshot-sync", {"device": "nosuch", "node-name": "base", "snapshot-file": "s1.qcow2",
+                                     "snapshot-node-name": "s1"}, id=4),
+        Q("blockdev-snapshot-sync", {"device": "drive1", "node-name": "s1", "snapshot-file": "s2.qcow2",
+                                     "snapshot-node-name": "s2"}, id=5),
+        Q("query-block", transform=[{"kind": "select", "keys": ["device", "inserted"]}]),
+        Q("blockdev-snapshot", {"node": "drive0", "overlay": "ov"}, id=6),
+        NODES(),
+        LS(),
+    ])
+
+scenario(
+    "drive-empty",
+    "A drive without medium: query-block has no 'inserted'; a snapshot by device says it has no "
+    "medium.",
+    args=[["drive", "if=none,id=empty0"]], drive=True, tags=["drive", "errors"],
+    steps=[
+        Q("query-block"),
+        Q("blockdev-snapshot-sync", {"device": "empty0", "snapshot-file": "s1.qcow2"}, id=1),
+        TX([{"type": "blockdev-snapshot-sync", "data": {"device": "empty0", "snapshot-file": "s1.qcow2"}}], id=2),
+        LS(),
+        Q("query-named-block-nodes"),
+    ])
+
+scenario(
+    "drive-snapshot-chain",
+    "Two snapshots of a drive by device (auto-named overlays): depth 2, chain on disk, graph.",
+    setup=[mk()], args=[DRIVE()], drive=True, tags=["drive", "snapshot"],
+    steps=[
+        Q("blockdev-snapshot-sync", {"device": "drive0", "snapshot-file": "s1.qcow2"}, id=1),
+        Q("blockdev-snapshot-sync", {"device": "drive0", "snapshot-file": "s2.qcow2", "format": "qcow2"}, id=2),
+        Q("query-block", transform=[{"kind": "select", "keys": ["device", "inserted"]}]),
+        GRAPH(),
+        INFO("s2.qcow2", chain=True),
+    ])
+
+scenario(
+    "drive-blockdev-del",
+    "blockdev-del of a drive's node and its file child: both refused with QEMU's texts.",
+    setup=[mk()], args=[DRIVE()], drive=True, tags=["drive", "blockdev"],
+    steps=[
+        Q("blockdev-del", {"node-name": "base"}, id=1),
+        NODES(["node-name", "drv"]),
+    ])
+
+scenario(
+    "drive-bitmaps",
+    "Dirty bitmaps addressed by drive name and by node-name.",
+    setup=[mk()], args=[DRIVE()], drive=True, tags=["drive", "bitmap"],
+    steps=[
+        Q("block-dirty-bitmap-add", {"node": "drive0", "name": "b1"}, id=1),
+        Q("block-dirty-bitmap-add", {"node": "base", "name": "b2"}, id=2),
+        Q("block-dirty-bitmap-remove", {"node": "drive0", "name": "b2"}, id=3),
+        Q("query-block", transform=[{"kind": "select", "keys": ["device", "dirty-bitmaps"]}]),
+        BITMAPS(),
+    ])
+
+# =============================================================================
+# Dirty bitmaps
+# =============================================================================
+
+scenario(
+    "bitmap-errors",
+    "Bitmap error texts: exists, empty or too long names, bad granularity, unknown node or "
+    "bitmap, persistent on raw, a remove of the same bitmap twice in one transaction.",
+    setup=[mk(), mk("r.img", "1M", "raw")],
+    args=[qcow(), ["blockdev", {"driver": "raw", "node-name": "r",
+                                "file": {"driver": "file", "filename": "r.img"}}]],
+    tags=["bitmap", "errors", "quirk"],
+    steps=[
+        Q("block-dirty-bitmap-add", {"node": "base", "name": "b1"}, id=1),
+        Q("block-dirty-bitmap-add", {"node": "base", "name": "b1"}, id=2),
+        Q("block-dirty-bitmap-add", {"node": "base", "name": ""}, id=3),
+        Q("block-dirty-bitmap-add", {"node": "base", "name": "x" * 1024}, id=4),
+        Q("block-dirty-bitmap-add", {"node": "base", "name": "g", "granularity": 0}, id=5),
+        Q("block-dirty-bitmap-add", {"node": "base", "name": "g", "granularity": 100}, id=6),
+        Q("block-dirty-bitmap-add", {"node": "base", "name": "g", "granularity": 256}, id=7),
+        Q("block-dirty-bitmap-add", {"node": "base", "name": "g", "granularity": 1000}, id=8),
+        Q("block-dirty-bitmap-add", {"node": "base", "name": "g", "granularity": -1}, id=9),
+        Q("block-dirty-bitmap-add", {"node": "nosuch", "name": "g"}, id=10),
+        Q("block-dirty-bitmap-add", {"node": "r", "name": "p", "persistent": True}, id=11),
+        Q("block-dirty-bitmap-remove", {"node": "base", "name": "nosuch"}, id=12),
+        Q("block-dirty-bitmap-clear", {"node": "base", "name": "nosuch"}, id=13),
+        Q("block-dirty-bitmap-enable", {"node": "base", "name": "nosuch"}, id=14),
+        Q("block-dirty-bitmap-disable", {"node": "base", "name": "nosuch"}, id=15),
+        Q("block-dirty-bitmap-merge", {"node": "base", "target": "b1", "bitmaps": ["nosuch"]}, id=16),
+        Q("block-dirty-bitmap-merge", {"node": "base", "target": "nosuch", "bitmaps": ["b1"]}, id=17),
+        Q("block-dirty-bitmap-merge", {"node": "base", "target": "b1",
+                                       "bitmaps": [{"node": "nosuch", "name": "b1"}]}, id=18),
+        Q("x-debug-block-dirty-bitmap-sha256", {"node": "base", "name": "nosuch"}, id=19),
+        Q("block-dirty-bitmap-remove", {"node": "nosuch", "name": "b1"}, id=20),
+        TX([act("block-dirty-bitmap-remove", node="base", name="b1"),
+            act("block-dirty-bitmap-remove", node="base", name="b1")], id=21),
+        TX([act("block-dirty-bitmap-add", node="base", name="b2"),
+            act("block-dirty-bitmap-add", node="base", name="b2")], id=22),
+        BITMAPS(),
+    ])
+
+scenario(
+    "bitmap-granularity",
+    "Granularity: explicit powers of two from 512 up, defaults for qcow2 (cluster size), raw and "
+    "null-co nodes; bitmaps listed newest first.",
+    setup=[mk(), mk("small.qcow2", "16M", extra="-o cluster_size=4096 "), mk("r.img", "1M", "raw")],
+    args=[qcow(), qcow("small"),
+          ["blockdev", {"driver": "raw", "node-name": "r", "file": {"driver": "file", "filename": "r.img"}}],
+          ["blockdev", {"driver": "null-co", "node-name": "nul"}]],
+    tags=["bitmap"],
+    steps=[
+        Q("block-dirty-bitmap-add", {"node": "base", "name": "g512", "granularity": 512}, id=1),
+        Q("block-dirty-bitmap-add", {"node": "base", "name": "g4k", "granularity": 4096}, id=2),
+        Q("block-dirty-bitmap-add", {"node": "base", "name": "g2m", "granularity": 2097152}, id=3),
+        Q("block-dirty-bitmap-add", {"node": "base", "name": "g2g", "granularity": 2147483648}, id=4),
+        Q("block-dirty-bitmap-add", {"node": "base", "name": "gdef"}, id=5),
+        Q("block-dirty-bitmap-add", {"node": "small", "name": "d"}, id=6),
+        Q("block-dirty-bitmap-add", {"node": "r", "name": "d"}, id=7),
+        Q("block-dirty-bitmap-add", {"node": "nul", "name": "d"}, id=8),
+        BITMAPS(),
+    ])
+
+scenario(
+    "bitmap-enable-disable",
+    "A bitmap added disabled records nothing until enabled; disable stops recording; counts "
+    "follow NBD writes.",
+    setup=[mk()], args=EXPORTED_BASE, tags=["bitmap", "nbd"],
+    steps=[
+        Q("block-dirty-bitmap-add", {"node": "base", "name": "b1", "disabled": True}, id=1),
+        Q("block-dirty-bitmap-add", {"node": "base", "name": "b2"}, id=2),
+        NBDIO(["write -q -P 0x11 0 64k"]),
+        BITMAPS(),
+        Q("block-dirty-bitmap-enable", {"node": "base", "name": "b1"}, id=3),
+        Q("block-dirty-bitmap-disable", {"node": "base", "name": "b2"}, id=4),
+        NBDIO(["write -q -P 0x22 1M 4k"]),
+        BITMAPS(),
+        Q("block-dirty-bitmap-enable", {"node": "base", "name": "b1"}, id=5),
+        Q("block-dirty-bitmap-disable", {"node": "base", "name": "b2"}, id=6),
+        BITMAPS(),
+    ])
+
+scenario(
+    "bitmap-clear-merge",
+    "Counts after writes, merge by name and by {node,name} across granularities, clear, and "
+    "sha256 of equal bitmaps.",
+    setup=[mk()], args=EXPORTED_BASE, tags=["bitmap", "nbd"],
+    steps=[
+        Q("block-dirty-bitmap-add", {"node": "base", "name": "b1"}, id=1),
+        NBDIO(["write -q -P 0x11 0 64k", "write -q -P 0x11 1M 64k"]),
+        Q("block-dirty-bitmap-add", {"node": "base", "name": "b2", "granularity": 512}, id=2),
+        NBDIO(["write -q -P 0x22 2M 4k"]),
+        Q("block-dirty-bitmap-add", {"node": "base", "name": "m", "disabled": True}, id=3),
+        BITMAPS(),
+        Q("block-dirty-bitmap-merge", {"node": "base", "target": "m", "bitmaps": ["b2"]}, id=4),
+        BITMAPS(),
+        Q("block-dirty-bitmap-merge", {"node": "base", "target": "m",
+                                       "bitmaps": [{"node": "base", "name": "b1"}, "b2"]}, id=5),
+        BITMAPS(),
+        Q("x-debug-block-dirty-bitmap-sha256", {"node": "base", "name": "m"}, id=6),
+        Q("x-debug-block-dirty-bitmap-sha256", {"node": "base", "name": "b1"}, id=7),
+        Q("block-dirty-bitmap-clear", {"node": "base", "name": "b1"}, id=8),
+        Q("x-debug-block-dirty-bitmap-sha256", {"node": "base", "name": "b1"}, id=9),
+        BITMAPS(),
+    ])
+
+scenario(
+    "bitmap-transaction-abort",
+    "Bitmap actions rolled back by abort: add, clear, remove, enable, disable, merge; then the "
+    "same merge committed.",
+    setup=[mk()], args=EXPORTED_BASE, tags=["bitmap", "transaction", "rollback"],
+    steps=[
+        Q("block-dirty-bitmap-add", {"node": "base", "name": "b1"}, id=1),
+        Q("block-dirty-bitmap-add", {"node": "base", "name": "b2", "disabled": True}, id=2),
+        NBDIO(["write -q -P 0x11 0 64k"]),
+        TX([act("block-dirty-bitmap-add", node="base", name="b3"),
+            act("block-dirty-bitmap-clear", node="base", name="b3"),
+            act("block-dirty-bitmap-clear", node="base", name="b1"), ABORT], id=3),
+        BITMAPS(),
+        TX([act("block-dirty-bitmap-remove", node="base", name="b1"), ABORT], id=4),
+        TX([act("block-dirty-bitmap-enable", node="base", name="b2"),
+            act("block-dirty-bitmap-disable", node="base", name="b1"), ABORT], id=5),
+        TX([act("block-dirty-bitmap-merge", node="base", target="b2", bitmaps=["b1"]), ABORT], id=6),
+        BITMAPS(),
+        TX([act("block-dirty-bitmap-merge", node="base", target="b2", bitmaps=["b1"]),
+            act("block-dirty-bitmap-enable", node="base", name="b2")], id=7),
+        BITMAPS(),
+    ])
+
+scenario(
+    "bitmap-persistent-reload",
+    "A persistent bitmap stored in the image is loaded at open; removing it removes it from the "
+    "image at close.",
+    setup=[mk(), "qemu-img bitmap --add -g 131072 base.qcow2 pb",
+           "qemu-img bitmap --add --disable base.qcow2 off"],
+    args=[qcow()], tags=["bitmap", "persistent"],
+    steps=[
+        BITMAPS(),
+        Q("block-dirty-bitmap-remove", {"node": "base", "name": "pb"}, id=1),
+        Q("block-dirty-bitmap-add", {"node": "base", "name": "np", "persistent": True,
+                                     "disabled": True}, id=2),
+        BITMAPS(),
+        *QUIT(),
+        INFO("base.qcow2"),
+        SH("qemu-img check base.qcow2"),
+    ])
+
+scenario(
+    "quit-with-export-and-bitmap",
+    "quit with an export and bitmaps: BLOCK_EXPORT_DELETED before the reply, persistent bitmap "
+    "written to the image (with its bits), the other not.",
+    setup=[mk()], args=EXPORTED_BASE, tags=["quit", "bitmap", "nbd", "quirk"],
+    steps=[
+        Q("block-dirty-bitmap-add", {"node": "base", "name": "p1", "persistent": True,
+                                     "granularity": 131072}, id=1),
+        Q("block-dirty-bitmap-add", {"node": "base", "name": "t1"}, id=2),
+        NBDIO(["write -q -P 0x11 0 64k"]),
+        Q("quit", id=3),
+        EVENTS("BLOCK_EXPORT_DELETED"),
+        {"wait_exit": 3.0},
+        INFO("base.qcow2"),
+        SH("qemu-img check base.qcow2"),
+        SH("qemu-img bitmap --merge p1 -b base.qcow2 -F qcow2 base.qcow2 t2 2>&1; true"),
+    ])
+
+scenario(
+    "bitmap-with-snapshot",
+    "A bitmap on the old node stays there after a snapshot; a bitmap added on the overlay in the "
+    "same transaction counts the new writes.",
+    setup=[mk()], args=EXPORTED_BASE, tags=["bitmap", "snapshot", "transaction"],
+    steps=[
+        Q("block-dirty-bitmap-add", {"node": "base", "name": "old"}, id=1),
+        NBDIO(["write -q -P 0x11 0 64k"]),
+        TX([sync_action("base", "s1.qcow2", "s1"),
+            act("block-dirty-bitmap-add", node="s1", name="new", granularity=65536)], id=2),
+        NBDIO(["write -q -P 0x22 0 128k"]),
+        BITMAPS(),
+        Q("block-dirty-bitmap-clear", {"node": "base", "name": "old"}, id=3),
+        Q("block-dirty-bitmap-add", {"node": "base", "name": "p", "persistent": True}, id=4),
+        BITMAPS(),
+    ])
+
+# =============================================================================
+# Exports / NBD
+# =============================================================================
+
+scenario(
+    "nbd-export-errors",
+    "NBD server and export errors: export before the server, flat address form, server twice, "
+    "unknown node, duplicate id, duplicate NBD name, unknown export.",
+    setup=[mk()], args=[qcow()], tags=["nbd", "export", "errors", "quirk"],
+    steps=[
+        Q("block-export-add", {"type": "nbd", "id": "e0", "node-name": "base"}, id=1),
+        Q("nbd-server-start", {"addr": {"type": "unix", "path": "nbd.sock"}}, id=2),
+        Q("nbd-server-start", {"addr": {"type": "unix", "data": {"path": "nbd.sock"}}}, id=3),
+        Q("nbd-server-start", {"addr": {"type": "unix", "data": {"path": "nbd2.sock"}}}, id=4),
+        Q("block-export-add", {"type": "nbd", "id": "e1", "node-name": "nosuch"}, id=5),
+        Q("block-export-add", {"type": "nbd", "id": "e1", "node-name": "base"}, id=6),
+        Q("block-export-add", {"type": "nbd", "id": "e1", "node-name": "base", "name": "other"}, id=7),
+        Q("block-export-add", {"type": "nbd", "id": "e2", "node-name": "base"}, id=8),
+        Q("block-export-add", {"type": "nbd", "id": "e3", "node-name": "base", "name": "x"}, id=9),
+        Q("block-export-add", {"type": "nbd", "id": "e4", "node-name": "base", "name": "x"}, id=10),
+        Q("block-export-del", {"id": "nosuch"}, id=11),
+        Q("block-export-add", {"type": "nbd", "id": "e5", "node-name": "base", "name": "bm",
+                               "bitmap": "nosuch"}, id=12),
+        Q("block-export-add", {"type": "nbd", "id": "", "node-name": "base", "name": "y"}, id=13),
+        EXPORTS(),
+    ])
+
+scenario(
+    "nbd-legacy-commands",
+    "The deprecated nbd-server-add / nbd-server-remove still work and show up as exports.",
+    setup=[mk()], args=[qcow(), NBD], tags=["nbd", "export"],
+    steps=[
+        Q("nbd-server-add", {"device": "base", "name": "legacy", "writable": True}, id=1),
+        EXPORTS(),
+        NBDIO(["write -q -P 0x11 0 4k", "read -q -P 0x11 0 4k"], name="legacy"),
+        Q("nbd-server-add", {"device": "nosuch"}, id=2),
+        Q("nbd-server-add", {"device": "base", "name": "legacy"}, id=3),
+        Q("nbd-server-remove", {"name": "nosuch"}, id=4),
+        Q("nbd-server-remove", {"name": "legacy"}, id=5),
+        EVENTS("BLOCK_EXPORT_DELETED"),
+        EXPORTS(),
+    ])
+
+scenario(
+    "nbd-export-read-only",
+    "An export without writable refuses writes from clients; a writable export of a read-only "
+    "node is refused.",
+    setup=[mk(), mk("ro.qcow2")],
+    args=[qcow(), NBD, EXPORT(writable=False), qcow("ro", **{"read-only": True})],
+    tags=["nbd", "export", "read-only"],
+    steps=[
+        NBDIO(["write -q -P 0x11 0 4k"]),
+        NBDIO(["read -q -P 0 0 4k"]),
+        Q("block-export-add", {"type": "nbd", "id": "e1", "node-name": "ro", "writable": True}, id=1),
+        EXPORTS(),
+    ])
+
+scenario(
+    "nbd-server-stop-events",
+    "nbd-server-stop removes every export, each announced before the reply; block-export-add "
+    "then fails; the server can be started again.",
+    setup=[mk(), mk("b.qcow2")], args=[qcow(), qcow("b"), NBD, EXPORT(), EXPORT("b", "exp1", name="bee")],
+    tags=["nbd", "export", "events"],
+    steps=[
+        Q("nbd-server-stop", id=1),
+        EVENTS("BLOCK_EXPORT_DELETED", "BLOCK_EXPORT_DELETED"),
+        EXPORTS(),
+        Q("nbd-server-stop", id=2),
+        Q("block-export-add", {"type": "nbd", "id": "e1", "node-name": "base"}, id=3),
+        Q("nbd-server-start", {"addr": {"type": "unix", "data": {"path": "nbd.sock"}}}, id=4),
+        Q("block-export-add", {"type": "nbd", "id": "e1", "node-name": "base"}, id=5),
+        NBDIO(["read -q -P 0 0 4k"]),
+        Q("blockdev-del", {"node-name": "b"}, id=6),
+    ])
+
+scenario(
+    "nbd-export-bitmap",
+    "An export of a dirty bitmap: the bitmap becomes busy while exported.",
+    setup=[mk()], args=[qcow(), NBD], tags=["nbd", "export", "bitmap"],
+    steps=[
+        Q("block-dirty-bitmap-add", {"node": "base", "name": "b1", "disabled": True}, id=1),
+        Q("block-export-add", {"type": "nbd", "id": "e1", "node-name": "base", "bitmap": "b1"}, id=2),
+        BITMAPS(),
+        Q("block-dirty-bitmap-remove", {"node": "base", "name": "b1"}, id=3),
+        Q("block-dirty-bitmap-enable", {"node": "base", "name": "b1"}, id=4),
+        Q("block-export-del", {"id": "e1"}, id=5),
+        EVENTS("BLOCK_EXPORT_DELETED"),
+        BITMAPS(),
+    ])
+
+scenario(
+    "nbd-export-del-node-in-use",
+    "Removing a node with an export fails until the export is deleted; query-block stays empty "
+    "in QSD while exports exist.",
+    setup=[mk()], args=EXPORTED_BASE, tags=["nbd", "export", "blockdev"],
+    steps=[
+        Q("query-block"),
+        Q("blockdev-del", {"node-name": "base"}, id=1),
+        Q("block-export-del", {"id": "exp0", "mode": "hard"}, id=2),
+        EVENTS("BLOCK_EXPORT_DELETED"),
+        Q("blockdev-del", {"node-name": "base"}, id=3),
+        NODES(),
+        Q("block-export-del", {"id": "exp0"}, id=4),
+    ])
+
+# =============================================================================
+# Queries, jobs
+# =============================================================================
+
+scenario(
+    "query-named-block-nodes-full",
+    "query-named-block-nodes without flat nests the backing images; with flat it does not.",
+    setup=[mk("base.qcow2", "16M")], args=[qcow(), NBD, EXPORT()], tags=["query"],
+    steps=[
+        SNAP("base", "s1.qcow2", "s1", id=1),
+        Q("query-named-block-nodes"),
+        Q("query-named-block-nodes", {"flat": True}),
+    ])
+
+scenario(
+    "query-empty",
+    "Queries on an empty daemon: block nodes, block devices, exports, jobs, graph.",
+    tags=["query"],
+    steps=[
+        Q("query-named-block-nodes"), Q("query-block"), Q("query-block-exports"),
+        Q("query-jobs"), Q("query-block-jobs"), GRAPH(), Q("query-blockstats"),
+    ])
+
+scenario(
+    "jobs-blockdev-create",
+    "blockdev-create jobs for a file and a qcow2 image: job events, query-jobs, dismiss; job "
+    "lookup errors of job-* (GenericError) and block-job-* (DeviceNotActive).",
+    tags=["jobs", "create"],
+    steps=[
+        Q("blockdev-create", {"job-id": "c1", "options": {"driver": "file", "filename": "new.qcow2",
+                                                          "size": 0}}, id=1),
+        EVENTS("JOB_STATUS_CHANGE", "JOB_STATUS_CHANGE", "JOB_STATUS_CHANGE", "JOB_STATUS_CHANGE",
+               "JOB_STATUS_CHANGE"),
+        Q("query-jobs"),
+        Q("job-dismiss", {"id": "c1"}, id=2),
+        EVENTS("JOB_STATUS_CHANGE"),
+        Q("blockdev-add", {"driver": "file", "node-name": "newfile", "filename": "new.qcow2"}, id=3),
+        Q("blockdev-create", {"job-id": "c2", "options": {"driver": "qcow2", "file": "newfile",
+                                                          "size": 16777216}}, id=4),
+        EVENTS("JOB_STATUS_CHANGE", "JOB_STATUS_CHANGE", "JOB_STATUS_CHANGE", "JOB_STATUS_CHANGE",
+               "JOB_STATUS_CHANGE"),
+        Q("job-dismiss", {"id": "c2"}, id=5),
+        EVENTS("JOB_STATUS_CHANGE"),
+        Q("query-jobs"),
+        Q("job-dismiss", {"id": "nosuch"}, id=6),
+        Q("job-cancel", {"id": "nosuch"}, id=7),
+        Q("block-job-cancel", {"device": "nosuch"}, id=8),
+        Q("block-job-dismiss", {"id": "nosuch"}, id=9),
+        Q("blockdev-create", {"job-id": "c3", "options": {"driver": "qcow2", "file": "nosuch",
+                                                          "size": 16777216}}, id=10),
+        INFO("new.qcow2"),
+    ])
+
+# =============================================================================
+# Introspection
+# =============================================================================
+
+def SCHEMA(commands=(), events=(), depth=3):
+    return Q("query-qmp-schema", transform=[{"kind": "qapi", "commands": list(commands),
+                                             "events": list(events), "depth": depth}])
+
+
+scenario(
+    "introspect-schema-bitmaps",
+    "query-qmp-schema: the dirty-bitmap commands, structurally.",
+    tags=["introspection"],
+    steps=[SCHEMA(["block-dirty-bitmap-add", "block-dirty-bitmap-remove", "block-dirty-bitmap-clear",
+                   "block-dirty-bitmap-enable", "block-dirty-bitmap-disable", "block-dirty-bitmap-merge",
+                   "x-debug-block-dirty-bitmap-sha256"], depth=5)])
+
+scenario(
+    "introspect-schema-exports",
+    "query-qmp-schema: NBD server and export commands.",
+    tags=["introspection"],
+    steps=[SCHEMA(["nbd-server-start", "nbd-server-stop", "nbd-server-add", "nbd-server-remove",
+                   "block-export-add", "block-export-del", "query-block-exports"], depth=5)])
+
+scenario(
+    "introspect-schema-events",
+    "query-qmp-schema: all 13 events of QSD with their data.",
+    tags=["introspection"],
+    steps=[SCHEMA(events=["JOB_STATUS_CHANGE", "BLOCK_JOB_COMPLETED", "BLOCK_JOB_CANCELLED",
+                          "BLOCK_JOB_ERROR", "BLOCK_JOB_READY", "BLOCK_JOB_PENDING", "BLOCK_EXPORT_DELETED",
+                          "BLOCK_IMAGE_CORRUPTED", "BLOCK_IO_ERROR", "BLOCK_WRITE_THRESHOLD",
+                          "QUORUM_FAILURE", "QUORUM_REPORT_BAD", "VSERPORT_CHANGE", "SHUTDOWN"], depth=4)])
+
+scenario(
+    "introspect-schema-queries",
+    "query-qmp-schema: the query commands and their return types.",
+    tags=["introspection"],
+    steps=[SCHEMA(["query-named-block-nodes", "query-block", "query-version", "query-commands",
+                   "query-jobs", "query-block-jobs", "x-debug-query-block-graph"], depth=4)])
+
+scenario(
+    "introspect-schema-blockdev",
+    "query-qmp-schema: blockdev-add (union over drivers), blockdev-del, blockdev-create, "
+    "block_resize, block-set-write-threshold.",
+    tags=["introspection"],
+    steps=[SCHEMA(["blockdev-add", "blockdev-del", "block_resize", "block-set-write-threshold"], depth=3),
+           SCHEMA(["blockdev-create"], depth=3)])
+
+scenario(
+    "introspect-schema-jobs",
+    "query-qmp-schema: job-* and block-job-* commands.",
+    tags=["introspection"],
+    steps=[SCHEMA(["job-pause", "job-resume", "job-cancel", "job-complete", "job-dismiss", "job-finalize",
+                   "block-job-cancel", "block-job-pause", "block-job-resume", "block-job-complete",
+                   "block-job-dismiss", "block-job-finalize", "block-job-set-speed"], depth=4)])
+
+scenario(
+    "introspect-schema-integrity",
+    "query-qmp-schema as a whole: meta-types, no dangling references, unique names; unknown "
+    "names resolve to null.",
+    tags=["introspection"],
+    steps=[SCHEMA(["nosuch", "qmp_capabilities"], ["NOSUCH"], depth=2)])
+
+
+def main(argv):
+    force = set(argv[argv.index("--force") + 1:]) if "--force" in argv else set()
+    os.makedirs(OUT, exist_ok=True)
+    seen = set()
+    for s in SCENARIOS:
+        if s is None:
+            continue
+        assert s["name"] not in seen, s["name"]
+        seen.add(s["name"])
+        path = os.path.join(OUT, s["name"] + ".json")
+        if os.path.exists(path) and s["name"] not in force:
+            continue
+        with open(path, "w") as fh:
+            json.dump(s, fh, indent=2, ensure_ascii=False)
+            fh.write("\n")
+        print("wrote", os.path.relpath(path))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
