@@ -120,12 +120,12 @@ def NBDIO(cmds, name="base", ro=False, note=None):
               note=note)
 
 
-def SNAP(node, file, name=None, id=None, **extra):
+def SNAP(node, file, name=None, id=None, note=None, **extra):
     a = {"node-name": node, "snapshot-file": file}
     if name:
         a["snapshot-node-name"] = name
     a.update(extra)
-    return Q("blockdev-snapshot-sync", a, id=id)
+    return Q("blockdev-snapshot-sync", a, id=id, note=note)
 
 
 def sync_action(node, file, name=None, **extra):
@@ -552,8 +552,8 @@ scenario(
         NODES(),
         Q("block-export-add", {"type": "nbd", "id": "e1", "node-name": "base", "writable": True}, id=3),
         Q("block-export-add", {"type": "nbd", "id": "e2", "node-name": "base"}, id=4),
-        NBDIO(["write -q -P 0x11 0 64k"], note="read-only export refuses writes"),
-        NBDIO(["read -q -P 0 0 64k"]),
+        NBDIO(["write -q -P 0x11 0 64k"], note="a read-write open of a read-only export is refused"),
+        NBDIO(["read -q -P 0 0 64k"], ro=True),
     ])
 
 scenario(
@@ -617,7 +617,7 @@ scenario(
     tags=["blockdev", "resize"],
     steps=[
         Q("block_resize", {"node-name": "base", "size": 33554432}, id=1),
-        NODES(["node-name", "drv"]),
+        NODES(["node-name", "drv", "image"]),
         Q("block_resize", {"node-name": "nosuch", "size": 1048576}, id=2),
         Q("block_resize", {"node-name": "base", "size": 1048576}, id=3),
         Q("block_resize", {"device": "base", "size": 1048576}, id=4),
@@ -1170,10 +1170,11 @@ scenario(
 
 scenario(
     "drive-blockdev-del",
-    "blockdev-del of a drive's node and its file child: both refused with QEMU's texts.",
+    "blockdev-del of a drive's root node is refused as in use; a drive name is not a node-name.",
     setup=[mk()], args=[DRIVE()], drive=True, tags=["drive", "blockdev"],
     steps=[
         Q("blockdev-del", {"node-name": "base"}, id=1),
+        Q("blockdev-del", {"node-name": "drive0"}, id=2),
         NODES(["node-name", "drv"]),
     ])
 
@@ -1350,7 +1351,10 @@ scenario(
         {"wait_exit": 3.0},
         INFO("base.qcow2"),
         SH("qemu-img check base.qcow2"),
-        SH("qemu-img bitmap --merge p1 -b base.qcow2 -F qcow2 base.qcow2 t2 2>&1; true"),
+        SH("(qemu-nbd -r -f qcow2 -B p1 -k \"$TMP/b.sock\" base.qcow2 &); for i in $(seq 50); do "
+           "[ -S b.sock ] && break; sleep 0.1; done; "
+           "nbdinfo --map=qemu:dirty-bitmap:p1 'nbd+unix:///?socket=b.sock'",
+           note="the stored bitmap's bits, read back by qemu-nbd"),
     ])
 
 scenario(
@@ -1392,7 +1396,7 @@ scenario(
         Q("block-export-add", {"type": "nbd", "id": "e4", "node-name": "base", "name": "x"}, id=10),
         Q("block-export-del", {"id": "nosuch"}, id=11),
         Q("block-export-add", {"type": "nbd", "id": "e5", "node-name": "base", "name": "bm",
-                               "bitmap": "nosuch"}, id=12),
+                               "bitmaps": ["nosuch"]}, id=12),
         Q("block-export-add", {"type": "nbd", "id": "", "node-name": "base", "name": "y"}, id=13),
         EXPORTS(),
     ])
@@ -1422,7 +1426,7 @@ scenario(
     tags=["nbd", "export", "read-only"],
     steps=[
         NBDIO(["write -q -P 0x11 0 4k"]),
-        NBDIO(["read -q -P 0 0 4k"]),
+        NBDIO(["read -q -P 0 0 4k"], ro=True),
         Q("block-export-add", {"type": "nbd", "id": "e1", "node-name": "ro", "writable": True}, id=1),
         EXPORTS(),
     ])
@@ -1441,22 +1445,33 @@ scenario(
         Q("block-export-add", {"type": "nbd", "id": "e1", "node-name": "base"}, id=3),
         Q("nbd-server-start", {"addr": {"type": "unix", "data": {"path": "nbd.sock"}}}, id=4),
         Q("block-export-add", {"type": "nbd", "id": "e1", "node-name": "base"}, id=5),
-        NBDIO(["read -q -P 0 0 4k"]),
+        NBDIO(["read -q -P 0 0 4k"], ro=True),
         Q("blockdev-del", {"node-name": "b"}, id=6),
     ])
 
 scenario(
     "nbd-export-bitmap",
-    "An export of a dirty bitmap: the bitmap becomes busy while exported.",
-    setup=[mk()], args=[qcow(), NBD], tags=["nbd", "export", "bitmap"],
+    "An export of a dirty bitmap: clients read it as the qemu:dirty-bitmap meta context; the "
+    "bitmap is busy while exported; an enabled bitmap or an unknown one is refused.",
+    setup=[mk()], args=EXPORTED_BASE, tags=["nbd", "export", "bitmap"],
     steps=[
-        Q("block-dirty-bitmap-add", {"node": "base", "name": "b1", "disabled": True}, id=1),
-        Q("block-export-add", {"type": "nbd", "id": "e1", "node-name": "base", "bitmap": "b1"}, id=2),
+        Q("block-dirty-bitmap-add", {"node": "base", "name": "b1"}, id=1),
+        NBDIO(["write -q -P 0x11 64k 64k"]),
+        Q("block-export-add", {"type": "nbd", "id": "e1", "node-name": "base", "name": "bm",
+                               "bitmaps": ["b1"]}, id=2),
+        Q("block-dirty-bitmap-disable", {"node": "base", "name": "b1"}, id=3),
+        Q("block-export-add", {"type": "nbd", "id": "e1", "node-name": "base", "name": "bm",
+                               "bitmaps": ["b1"]}, id=4),
+        Q("block-export-add", {"type": "nbd", "id": "e2", "node-name": "base", "name": "bm2",
+                               "bitmaps": ["nosuch"]}, id=5),
         BITMAPS(),
-        Q("block-dirty-bitmap-remove", {"node": "base", "name": "b1"}, id=3),
-        Q("block-dirty-bitmap-enable", {"node": "base", "name": "b1"}, id=4),
-        Q("block-export-del", {"id": "e1"}, id=5),
+        SH("nbdinfo --map=qemu:dirty-bitmap:b1 'nbd+unix:///bm?socket=nbd.sock'"),
+        Q("block-dirty-bitmap-remove", {"node": "base", "name": "b1"}, id=6),
+        Q("block-dirty-bitmap-enable", {"node": "base", "name": "b1"}, id=7),
+        Q("block-dirty-bitmap-clear", {"node": "base", "name": "b1"}, id=8),
+        Q("block-export-del", {"id": "e1"}, id=9),
         EVENTS("BLOCK_EXPORT_DELETED"),
+        Q("block-dirty-bitmap-remove", {"node": "base", "name": "b1"}, id=10),
         BITMAPS(),
     ])
 
@@ -1525,7 +1540,111 @@ scenario(
         Q("block-job-dismiss", {"id": "nosuch"}, id=9),
         Q("blockdev-create", {"job-id": "c3", "options": {"driver": "qcow2", "file": "nosuch",
                                                           "size": 16777216}}, id=10),
+        EVENTS("JOB_STATUS_CHANGE", "JOB_STATUS_CHANGE", "JOB_STATUS_CHANGE", "JOB_STATUS_CHANGE"),
+        Q("query-jobs"),
+        Q("job-dismiss", {"id": "c3"}, id=11),
+        EVENTS("JOB_STATUS_CHANGE"),
         INFO("new.qcow2"),
+    ])
+
+# =============================================================================
+# More graph cases: backing chains, command-line keyval, internal snapshots
+# =============================================================================
+
+scenario(
+    "blockdev-add-with-backing",
+    "A qcow2 image with a backing file opens its chain (backing node auto-named, read-only); "
+    "backing given by reference or null instead.",
+    setup=[mk(), "qemu-img create -q -f qcow2 -b base.qcow2 -F qcow2 top.qcow2",
+           "qemu-img create -q -f qcow2 -b base.qcow2 -F qcow2 top2.qcow2"],
+    tags=["blockdev", "backing"],
+    steps=[
+        Q("blockdev-add", qcow("top")[1], id=1),
+        NODES(),
+        GRAPH(),
+        Q("blockdev-add", qcow("base", **{"read-only": True})[1], id=2),
+        Q("blockdev-add", qcow("top2", backing="base")[1], id=3),
+        NODES(),
+        Q("blockdev-del", {"node-name": "base"}, id=4),
+        Q("blockdev-del", {"node-name": "top2"}, id=5),
+        Q("blockdev-del", {"node-name": "base"}, id=6),
+        NODES(["node-name", "drv", "ro", "backing_file"]),
+    ])
+
+scenario(
+    "blockdev-cli-keyval",
+    "Nodes and exports given on the command line as dotted key=value options.",
+    setup=[mk(), mk("r.img", "1M", "raw")],
+    args=[["blockdev", "driver=qcow2,node-name=base,file.driver=file,file.filename=base.qcow2"],
+          ["blockdev", "driver=file,node-name=rfile,filename=r.img,read-only=on"],
+          ["blockdev", "raw,node-name=r,file=rfile,read-only=on"],
+          ["blockdev", "driver=null-co,node-name=nul,size=4194304"],
+          NBD, ["export", "nbd,id=e1,node-name=r,name=rr"]],
+    tags=["cli", "blockdev"],
+    steps=[
+        NODES(["node-name", "drv", "ro", "file"]),
+        EXPORTS(),
+        NBDIO(["read -q -P 0 0 4k"], name="rr", ro=True),
+        Q("query-named-block-nodes", {"flat": True},
+          transform=[{"kind": "select", "keys": ["node-name", "image"]}]),
+    ])
+
+scenario(
+    "internal-snapshot-errors",
+    "blockdev-snapshot-internal-sync / -delete-internal-sync: lookups, read-only and raw nodes, "
+    "duplicate and empty names, and a snapshot that lands in the image.",
+    setup=[mk(), mk("ro.qcow2"), mk("r.img", "1M", "raw")],
+    args=[qcow(), qcow("ro", **{"read-only": True}),
+          ["blockdev", {"driver": "raw", "node-name": "r", "file": {"driver": "file", "filename": "r.img"}}]],
+    tags=["snapshot", "internal", "errors"],
+    steps=[
+        Q("blockdev-snapshot-internal-sync", {"device": "nosuch", "name": "s"}, id=1),
+        Q("blockdev-snapshot-internal-sync", {"device": "ro", "name": "s"}, id=2),
+        Q("blockdev-snapshot-internal-sync", {"device": "r", "name": "s"}, id=3),
+        Q("blockdev-snapshot-internal-sync", {"device": "base", "name": ""}, id=4),
+        Q("blockdev-snapshot-internal-sync", {"device": "base", "name": "snap1"}, id=5),
+        Q("blockdev-snapshot-internal-sync", {"device": "base", "name": "snap1"}, id=6),
+        TX([act("blockdev-snapshot-internal-sync", device="base", name="snap2"), ABORT], id=7),
+        Q("blockdev-snapshot-delete-internal-sync", {"device": "base", "name": "nosuch"}, id=8),
+        Q("blockdev-snapshot-delete-internal-sync", {"device": "base"}, id=9),
+        Q("blockdev-snapshot-delete-internal-sync", {"device": "nosuch", "name": "snap1"}, id=10),
+        *QUIT(),
+        SH("qemu-img snapshot -l base.qcow2 | sed 1,2d | awk '{print $2}'"),
+    ])
+
+SET_IN_USE = (
+    "python3 -c \"import struct,sys\n"
+    "f=open('base.qcow2','r+b'); h=f.read(4096)\n"
+    "hl=struct.unpack('>I',h[100:104])[0]; o=hl\n"
+    "while True:\n"
+    " t,l=struct.unpack('>II',h[o:o+8])\n"
+    " if t==0x23852875: break\n"
+    " o+=8+((l+7)//8)*8\n"
+    "d=struct.unpack('>Q',h[o+8+16:o+8+24])[0]\n"
+    "f.seek(d+12); fl=struct.unpack('>I',f.read(4))[0]; f.seek(d+12); f.write(struct.pack('>I',fl|1))\""
+)
+
+scenario(
+    "bitmap-readonly-inconsistent",
+    "Persistent bitmaps of a read-only image are read-only (clear/remove refused, enable "
+    "allowed); a bitmap left 'in use' in the image loads as inconsistent and is refused.",
+    setup=[mk(), "qemu-img bitmap --add base.qcow2 b1", "cp base.qcow2 ro.qcow2",
+           SET_IN_USE],
+    args=[qcow(), qcow("ro", **{"read-only": True})],
+    tags=["bitmap", "persistent", "errors"],
+    steps=[
+        BITMAPS(),
+        Q("block-dirty-bitmap-clear", {"node": "ro", "name": "b1"}, id=1),
+        Q("block-dirty-bitmap-remove", {"node": "ro", "name": "b1"}, id=2),
+        Q("block-dirty-bitmap-disable", {"node": "ro", "name": "b1"}, id=3),
+        Q("block-dirty-bitmap-add", {"node": "ro", "name": "m"}, id=4),
+        Q("block-dirty-bitmap-merge", {"node": "ro", "target": "m", "bitmaps": ["b1"]}, id=5),
+        Q("block-dirty-bitmap-clear", {"node": "base", "name": "b1"}, id=6),
+        Q("block-dirty-bitmap-enable", {"node": "base", "name": "b1"}, id=7),
+        Q("block-dirty-bitmap-merge", {"node": "base", "target": "b1", "bitmaps": ["b1"]}, id=8),
+        Q("x-debug-block-dirty-bitmap-sha256", {"node": "base", "name": "b1"}, id=9),
+        Q("block-dirty-bitmap-remove", {"node": "base", "name": "b1"}, id=10),
+        BITMAPS(),
     ])
 
 # =============================================================================
