@@ -1647,6 +1647,80 @@ scenario(
         BITMAPS(),
     ])
 
+scenario(
+    "quit-two-exports",
+    "quit with two exports: both deletions announced before the reply, in creation order.",
+    setup=[mk(), mk("b.qcow2")], args=[qcow(), qcow("b"), NBD, EXPORT(), EXPORT("b", "exp1")],
+    tags=["quit", "nbd", "events"],
+    steps=[
+        Q("block-export-add", {"type": "nbd", "id": "exp2", "node-name": "base", "name": "third"}, id=1),
+        Q("quit", id=2),
+        EVENTS("BLOCK_EXPORT_DELETED", "BLOCK_EXPORT_DELETED", "BLOCK_EXPORT_DELETED"),
+        {"wait_exit": 3.0},
+    ])
+
+scenario(
+    "sync-overlay-is-image-in-use",
+    "snapshot-file naming an image that an open node uses.",
+    setup=[mk(), mk("other.qcow2")], args=EXPORTED_BASE + [qcow("other")],
+    tags=["snapshot", "locks"],
+    steps=[
+        SNAP("base", "base.qcow2", "s1", id=1),
+        SNAP("base", "other.qcow2", "s1", id=2),
+        NODES(),
+        EXPORTS(),
+        SH("qemu-img info -U --output=json other.qcow2 | grep -c backing-filename; true"),
+    ])
+
+scenario(
+    "blockdev-add-options",
+    "Common block options (cache, detect-zeroes, discard, read-only, auto-read-only, "
+    "force-share) and how query-named-block-nodes reports them.",
+    setup=[mk(), mk("b.qcow2"), mk("c.qcow2")],
+    tags=["blockdev", "options"],
+    steps=[
+        Q("blockdev-add", qcow(cache={"direct": False, "no-flush": True}, **{"detect-zeroes": "on",
+                                                                              "discard": "unmap"})[1], id=1),
+        Q("blockdev-add", qcow("b", **{"detect-zeroes": "unmap"})[1], id=2),
+        Q("blockdev-add", qcow("c", **{"read-only": True, "force-share": True})[1], id=3),
+        Q("blockdev-add", qcow("d", "b.qcow2", **{"force-share": True})[1], id=4),
+        Q("blockdev-add", {"driver": "qcow2", "node-name": "e", "auto-read-only": True,
+                           "file": {"driver": "file", "filename": "c.qcow2", "auto-read-only": True}}, id=5),
+        NODES(["node-name", "ro", "detect_zeroes", "cache"]),
+    ])
+
+scenario(
+    "blockdev-add-image-variants",
+    "qcow2 variants made by qemu-img (compat 0.10, 4k and 2M clusters, refcount widths, "
+    "lazy refcounts, extended L2, zstd): opened, reported, snapshotted, written through NBD.",
+    setup=["qemu-img create -q -f qcow2 -o compat=0.10 v2.qcow2 16M",
+           "qemu-img create -q -f qcow2 -o cluster_size=4096,refcount_bits=1 c4k.qcow2 16M",
+           "qemu-img create -q -f qcow2 -o cluster_size=2M,refcount_bits=64 c2m.qcow2 16M",
+           "qemu-img create -q -f qcow2 -o lazy_refcounts=on lazy.qcow2 16M",
+           "qemu-img create -q -f qcow2 -o extended_l2=on el2.qcow2 16M",
+           "qemu-img create -q -f qcow2 -o compression_type=zstd zstd.qcow2 16M"],
+    args=[qcow("v2"), qcow("c4k"), qcow("c2m"), qcow("lazy"), NBD, EXPORT("v2", "e1"), EXPORT("c4k", "e2"),
+          EXPORT("c2m", "e3"), EXPORT("lazy", "e4")],
+    tags=["blockdev", "qcow2"],
+    steps=[
+        Q("blockdev-add", qcow("el2")[1], id=1),
+        Q("blockdev-add", qcow("zstd")[1], id=2),
+        Q("query-named-block-nodes", {"flat": True},
+          transform=[{"kind": "select", "keys": ["node-name", "image"]}]),
+        NBDIO(["write -q -P 0x11 0 64k", "write -q -P 0x12 8M 4k"], name="v2"),
+        NBDIO(["write -q -P 0x21 0 64k", "write -q -P 0x22 8M 4k"], name="c4k"),
+        NBDIO(["write -q -P 0x31 0 64k", "write -q -P 0x32 8M 4k"], name="c2m"),
+        NBDIO(["write -q -P 0x41 0 64k", "write -q -P 0x42 8M 4k"], name="lazy"),
+        TX([sync_action("v2", "v2s.qcow2", "v2s"), sync_action("c4k", "c4ks.qcow2", "c4ks")], id=3),
+        NBDIO(["write -q -P 0x13 64k 4k", "read -q -P 0x11 0 64k"], name="v2"),
+        *QUIT(),
+        SH("for f in v2 c4k c2m lazy v2s c4ks; do qemu-img check -q $f.qcow2 && echo $f ok; done"),
+        SH("qemu-img info --output=json lazy.qcow2", json_out=True),
+        SH("qemu-img compare -f qcow2 -F qcow2 v2s.qcow2 v2.qcow2; echo rc=$?"),
+        SH("qemu-io -r -f qcow2 -c 'read -q -P 0x32 8M 4k' c2m.qcow2 && "
+           "qemu-io -r -f qcow2 -c 'read -q -P 0x22 8M 4k' c4ks.qcow2 && echo data-ok"),
+    ])
+
 # =============================================================================
 # Introspection
 # =============================================================================
