@@ -63,5 +63,7 @@ export const qcow2Errors = {
   bitmapsNeedV3: () => g('qcow2: persistent bitmaps need a v3 image (compat=1.1)'),
   readOnly: () => g('Block node is read-only'),
   noSpaceInHeader: () => QmpError.generic('No space left on device'),
+  /** ENOTSUP: a zero write that could only be done by writing zero buffers, with noFallback */
+  zeroNeedsFallback: () => QmpError.generic('Operation not supported', { cause: 'ENOTSUP' }),
   invalidArgument: () => QmpError.generic('Invalid argument'),
 } as const;

@@ -7,11 +7,11 @@
  * QEMU.
  */
 import type { ZeroFlags } from '../driver.js';
-import { QmpError } from '../../../qmp/error.js';
 import { ensureL2 } from './alloc-plan.js';
 import { mapExtents } from './cluster-map.js';
 import { compressedClusters } from './compressed.js';
 import { classify, compressedRange, entryCopied, entryOffset, Kind, setEntry } from './entries.js';
+import { qcow2Errors as E } from './errors.js';
 import type { Qcow2Image } from './image.js';
 import { writeRange } from './write.js';
 
@@ -23,17 +23,18 @@ type EntryRewrite = (table: Buffer, pos: number, kind: Kind) => void;
 export async function writeZeroesImage(img: Qcow2Image, offset: number, length: number, flags: ZeroFlags): Promise<void> {
   await img.ensureWritable();
   if (!img.zeroFlag) {
-    if (flags.noFallback) throw new QmpError('GenericError', 'Operation not supported', { cause: 'ENOTSUP' });
+    if (flags.noFallback) throw E.zeroNeedsFallback();
     return zeroData(img, offset, length);
   }
+  const fallback = flags.noFallback !== true;
   const cs = img.cs;
   const end = offset + length;
   const a = Math.ceil(offset / cs) * cs;
   // the last cluster counts as covered when the range reaches the end of the image
   const b = end >= img.size ? Math.ceil(end / cs) * cs : Math.floor(end / cs) * cs;
-  if (a >= b) return zeroUnlessZero(img, offset, length);
-  if (offset < a) await zeroUnlessZero(img, offset, a - offset);
-  if (b < end) await zeroUnlessZero(img, b, end - b);
+  if (a >= b) return zeroUnlessZero(img, offset, length, fallback);
+  if (offset < a) await zeroUnlessZero(img, offset, a - offset, fallback);
+  if (b < end) await zeroUnlessZero(img, b, end - b, fallback);
   const unmap = flags.mayUnmap === true;
   await rewriteEntries(img, a, b, img.backing() !== null, (t, pos, kind) => {
     switch (kind) {
@@ -124,12 +125,14 @@ async function rewriteEntries(img: Qcow2Image, a: number, b: number, createTable
 }
 
 /** Zero data for a partial cluster, skipped when it already reads as zeroes. */
-async function zeroUnlessZero(img: Qcow2Image, offset: number, length: number): Promise<void> {
+async function zeroUnlessZero(img: Qcow2Image, offset: number, length: number, fallback: boolean): Promise<void> {
   const extents = await mapExtents(img, offset, length);
   const zero = extents.every(
     (e) => e.kind === Kind.ZeroPlain || e.kind === Kind.ZeroAlloc || (e.kind === Kind.Unallocated && img.backing() === null),
   );
-  if (!zero) await zeroData(img, offset, length);
+  if (zero) return;
+  if (!fallback) throw E.zeroNeedsFallback();
+  await zeroData(img, offset, length);
 }
 
 async function zeroData(img: Qcow2Image, offset: number, length: number): Promise<void> {
