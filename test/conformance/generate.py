@@ -1721,6 +1721,111 @@ scenario(
            "qemu-io -r -f qcow2 -c 'read -q -P 0x22 8M 4k' c4ks.qcow2 && echo data-ok"),
     ])
 
+scenario(
+    "drive-export-follows-snapshot",
+    "A drive's node exported over NBD (server started by QMP in the system emulator): a "
+    "snapshot by device moves the drive and the export to the overlay.",
+    setup=[mk()], args=[DRIVE()], drive=True, tags=["drive", "nbd", "snapshot"],
+    steps=[
+        Q("nbd-server-start", {"addr": {"type": "unix", "data": {"path": "nbd.sock"}}}, id=1),
+        Q("block-export-add", {"type": "nbd", "id": "e1", "node-name": "base", "writable": True}, id=2),
+        NBDIO(["write -q -P 0x11 0 64k"]),
+        Q("blockdev-snapshot-sync", {"device": "drive0", "snapshot-file": "s1.qcow2",
+                                     "snapshot-node-name": "s1"}, id=3),
+        EXPORTS(),
+        NBDIO(["write -q -P 0x22 64k 64k", "read -q -P 0x11 0 64k"]),
+        Q("query-block", transform=[{"kind": "select", "keys": ["device", "inserted"]}]),
+        GRAPH(),
+        Q("block-export-del", {"id": "e1"}, id=4),
+        EVENTS("BLOCK_EXPORT_DELETED"),
+        Q("nbd-server-stop", id=5),
+    ])
+
+scenario(
+    "tx-mixed-snapshot-kinds",
+    "A transaction with blockdev-snapshot-sync on one node and two blockdev-snapshot of another "
+    "(the second fails as busy): all rolled back; then sync plus one blockdev-snapshot commits.",
+    setup=[mk("a.qcow2"), mk("b.qcow2"), mk("ovb.qcow2"), mk("ovb2.qcow2")],
+    args=[qcow("a"), qcow("b"), NBD, EXPORT("a", "ea"), EXPORT("b", "eb"), qcow("ovb", backing=None),
+          qcow("ovb2", backing=None)],
+    tags=["transaction", "snapshot", "blockdev-snapshot"],
+    steps=[
+        TX([sync_action("a", "a1.qcow2", "a1"), act("blockdev-snapshot", node="b", overlay="ovb2"),
+            act("blockdev-snapshot", node="b", overlay="ovb")], id=1),
+        EXPORTS(),
+        NODES(),
+        TX([sync_action("a", "a1.qcow2", "a1"), act("blockdev-snapshot", node="b", overlay="ovb")], id=2),
+        EXPORTS(),
+        GRAPH(),
+    ])
+
+scenario(
+    "sync-overlay-del",
+    "blockdev-del around a sync snapshot: the overlay is in use while exported and not "
+    "monitor-owned afterwards; the old node is busy as backing.",
+    setup=[mk()], args=EXPORTED_BASE, tags=["snapshot", "blockdev"],
+    steps=[
+        SNAP("base", "s1.qcow2", "s1", id=1),
+        Q("blockdev-del", {"node-name": "s1"}, id=2),
+        Q("blockdev-del", {"node-name": "base"}, id=3),
+        Q("block-export-del", {"id": "exp0"}, id=4),
+        EVENTS("BLOCK_EXPORT_DELETED"),
+        NODES(),
+        Q("blockdev-del", {"node-name": "s1"}, id=5),
+        Q("blockdev-del", {"node-name": "base"}, id=6),
+        NODES(),
+    ])
+
+scenario(
+    "nbd-server-options",
+    "nbd-server-start options and their errors: unknown TLS credentials, max-connections; "
+    "the address form of the answer to a bad socket path.",
+    setup=[mk()], args=[qcow()], tags=["nbd", "errors"],
+    steps=[
+        Q("nbd-server-start", {"addr": {"type": "unix", "data": {"path": "nbd.sock"}},
+                               "tls-creds": "nosuch"}, id=1),
+        Q("nbd-server-start", {"addr": {"type": "unix", "data": {"path": "nodir/nbd.sock"}}}, id=2),
+        Q("nbd-server-start", {"addr": {"type": "nosuch", "data": {}}}, id=3),
+        Q("nbd-server-start", {"addr": {"type": "unix", "data": {"path": "nbd.sock"}},
+                               "max-connections": 1}, id=4),
+        Q("block-export-add", {"type": "nbd", "id": "e1", "node-name": "base"}, id=5),
+        NBDIO(["read -q -P 0 0 4k"], ro=True),
+        Q("nbd-server-stop", id=6),
+        EVENTS("BLOCK_EXPORT_DELETED"),
+    ])
+
+scenario(
+    "nbd-export-options",
+    "block-export-add options seen by an NBD client: description, writable, allocation-depth "
+    "meta context; unknown iothread.",
+    setup=[mk("base.qcow2", "4M"), "qemu-io -f qcow2 -c 'write -q -P 0x11 0 64k' base.qcow2"],
+    args=[qcow(), NBD], tags=["nbd", "export"],
+    steps=[
+        Q("block-export-add", {"type": "nbd", "id": "e1", "node-name": "base", "name": "d",
+                               "description": "a disk", "writable": True, "allocation-depth": True}, id=1),
+        Q("block-export-add", {"type": "nbd", "id": "e2", "node-name": "base", "name": "x",
+                               "iothread": "nosuch"}, id=2),
+        SH("nbdinfo --json 'nbd+unix:///d?socket=nbd.sock'", json_out=True),
+        SH("nbdinfo --map=qemu:allocation-depth 'nbd+unix:///d?socket=nbd.sock'"),
+        SH("nbdinfo --map 'nbd+unix:///d?socket=nbd.sock'"),
+        SH("nbdinfo --list --json 'nbd+unix://?socket=nbd.sock'", json_out=True),
+    ])
+
+scenario(
+    "nbd-block-status-after-snapshot",
+    "NBD block status through an overlay: base:allocation and qemu:allocation-depth show which "
+    "layer holds the data.",
+    setup=[mk("base.qcow2", "4M"), "qemu-io -f qcow2 -c 'write -q -P 0x11 0 64k' -c 'write -q -z 1M 64k' base.qcow2"],
+    args=[qcow(), NBD, ["export", "type=nbd,id=exp0,node-name=base,writable=on,allocation-depth=on"]],
+    tags=["nbd", "snapshot", "block-status"],
+    steps=[
+        SNAP("base", "s1.qcow2", "s1", id=1),
+        NBDIO(["write -q -P 0x22 2M 64k", "write -q -z 3M 64k"]),
+        SH("nbdinfo --map 'nbd+unix:///base?socket=nbd.sock'"),
+        SH("nbdinfo --map=qemu:allocation-depth 'nbd+unix:///base?socket=nbd.sock'"),
+        SH("qemu-img map --output=json -f raw 'nbd+unix:///base?socket=nbd.sock'", json_out=True),
+    ])
+
 # =============================================================================
 # Introspection
 # =============================================================================
