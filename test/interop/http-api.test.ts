@@ -226,3 +226,17 @@ describe('HTTP on a unix socket', () => {
     expect(JSON.parse(answer.text)).toHaveProperty('return.qemu');
   });
 });
+
+describe('quit over HTTP', () => {
+  it('answers, then says goodbye to WebSocket clients with 1001 and stops the daemon', async () => {
+    await using d = await ApiDaemon.start();
+    const ws = await d.connectWs();
+    await ws.next();
+    const res = await d.post('/api/v1/qmp', '{"execute":"quit","id":"bye"}');
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ return: {}, id: 'bye' });
+    expect((await ws.closed).code).toBe(1001);
+    await d.daemon.stopped;
+    await expect(d.fetch('/healthz')).rejects.toThrow();
+  });
+});
