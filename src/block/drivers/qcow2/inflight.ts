@@ -32,8 +32,4 @@ export class InflightAllocations {
     this.ranges.delete(r);
     r.resolve();
   }
-
-  get size(): number {
-    return this.ranges.size;
-  }
 }

@@ -106,11 +106,6 @@ export class MetaCache {
     return [...this.dirty].sort((a, b) => a - b);
   }
 
-  /** Drops every clean table (after an error, or to let a reopen re-read metadata). */
-  dropClean(): void {
-    for (const off of [...this.tables.keys()]) if (!this.dirty.has(off)) this.tables.delete(off);
-  }
-
   private evict(): void {
     if (this.tables.size <= this.capacity) return;
     for (const off of this.tables.keys()) {

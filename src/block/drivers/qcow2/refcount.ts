@@ -60,18 +60,6 @@ export class Refcounts {
     this.dirtySectors.add(Math.floor((index * 8) / META_SECTOR));
   }
 
-  /** The block holding cluster `c`'s refcount, or undefined if no block covers it. */
-  async blockFor(c: number): Promise<Buffer | undefined> {
-    const off = this.blockOffset(Math.floor(c / this.perBlock));
-    if (off === 0) return undefined;
-    return this.blocks.peek(off) ?? (await this.blocks.get(off));
-  }
-
-  async get(c: number): Promise<number> {
-    const b = await this.blockFor(c);
-    return b === undefined ? 0 : this.read(b, c % this.perBlock);
-  }
-
   /** Adds `delta` to cluster `c`'s refcount; its refcount block must exist. */
   async adjust(c: number, delta: number): Promise<number> {
     const index = Math.floor(c / this.perBlock);

@@ -40,12 +40,6 @@ export async function writeTables(file: ChildIo, cache: MetaCache): Promise<void
   );
 }
 
-export function hasDirtyMetadata(m: MetadataSet): boolean {
-  return (
-    m.refs.blocks.dirtyCount > 0 || m.refs.dirtySectors.size > 0 || m.l2.dirtyCount > 0 || m.l1.dirtySectors.size > 0
-  );
-}
-
 /**
  * Writes all dirty metadata. With `durable`, also releases freed clusters,
  * writes those refcounts too, and ends with a flush of the file child.

@@ -111,10 +111,11 @@ async function rewriteEntries(img: Qcow2Image, a: number, b: number, createTable
               const pos = (i % per) * 8;
               fn(t, pos, classify(t, pos, img.zeroFlag));
             }
+            // a huge range must not pile up dirty tables without bound
+            await img.maybeWriteback();
           }
           c = tableLast + 1;
         }
-        await img.maybeWriteback();
       }
     } finally {
       release();
