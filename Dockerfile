@@ -2,7 +2,7 @@
 #
 #   docker build -t qmpd .
 #   docker run -d -e QMPD_HTTP_TOKEN="$(openssl rand -base64 32 | tr -d '/=')" \
-#     -p 127.0.0.1:9780:9780 -v qmpd-data:/var/lib/qmpd qmpd
+#     -p 127.0.0.1:9797:9797 -v qmpd-data:/var/lib/qmpd qmpd
 #
 # The HTTP API listens on all container addresses, so qmpd refuses to start
 # without a token: pass QMPD_HTTP_TOKEN, or mount a secret and override CMD with
@@ -32,13 +32,13 @@ RUN mkdir -p /var/lib/qmpd/images && chown -R node:node /var/lib/qmpd
 # The official image's unprivileged user (uid 1000).
 USER node
 VOLUME ["/var/lib/qmpd"]
-EXPOSE 9780
+EXPOSE 9797
 # /healthz needs no token; node's fetch avoids installing curl in a slim image.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:9780/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+  CMD ["node", "-e", "fetch('http://127.0.0.1:9797/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # qmpd handles SIGTERM itself (closes exports and nodes, removes its sockets), even as PID 1.
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["node", "/app/dist/cli.js"]
 CMD ["--chardev", "socket,id=qmp0,path=/var/lib/qmpd/qmp.sock,server=on,wait=off", \
      "--monitor", "chardev=qmp0", \
-     "--http", "0.0.0.0:9780"]
+     "--http", "0.0.0.0:9797"]

@@ -73,7 +73,7 @@ export async function applyHttpOption(daemon: Daemon, name: string, value: strin
 }
 
 /** The default run's port; when it is taken, any free port (the URL is printed either way). */
-export const DEFAULT_RUN_HTTP_PORT = 9780;
+export const DEFAULT_RUN_HTTP_PORT = 9797;
 
 /** HTTP for the default run: loopback only, the environment token if there is one. */
 export async function startDefaultHttp(daemon: Daemon, port = DEFAULT_RUN_HTTP_PORT): Promise<HttpServer> {
