@@ -39,7 +39,8 @@ abstract class TestBackendBase {
   /** Next calls of these operations throw an error with this errno code. */
   readonly failures = new Map<string, string>();
   private held: Promise<void> | null = null;
-  private releaseHeld: (() => void) | null = null;
+  private heldKinds: readonly NbdRequestKind[] | null = null;
+  private readonly gates = new Map<string, Promise<void>>();
 
   constructor(o: BackendOptions) {
     this.name = o.name;
@@ -49,13 +50,30 @@ abstract class TestBackendBase {
     this.bitmaps = o.bitmaps ?? [];
   }
 
-  /** New requests wait until the returned function is called (a drained node). */
-  hold(): () => void {
-    this.held = new Promise((resolve) => (this.releaseHeld = resolve));
+  /** New requests (of `kinds`, default all) wait for admission until the returned function is called: a drained node. */
+  hold(kinds: readonly NbdRequestKind[] | null = null): () => void {
+    let release!: () => void;
+    this.held = new Promise((resolve) => (release = resolve));
+    this.heldKinds = kinds;
     return () => {
       this.held = null;
-      this.releaseHeld?.();
+      release();
     };
+  }
+
+  /** Calls of backend method `op` started from now on block inside the backend until the returned function is called. */
+  gate(op: string): () => void {
+    let release!: () => void;
+    this.gates.set(op, new Promise((resolve) => (release = resolve)));
+    return () => {
+      this.gates.delete(op);
+      release();
+    };
+  }
+
+  /** Waits while `op` is gated; synchronous otherwise, so that calls run in arrival order. */
+  protected gated(op: string): Promise<void> | undefined {
+    return this.gates.get(op);
   }
 
   beginRequest(kind: NbdRequestKind): void | Promise<void> {
@@ -64,7 +82,7 @@ abstract class TestBackendBase {
       this.inFlight++;
       this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
     };
-    if (!this.held) return admit();
+    if (!this.held || (this.heldKinds && !this.heldKinds.includes(kind))) return admit();
     return this.held.then(admit);
   }
 
@@ -103,8 +121,11 @@ export class MemoryBackend extends TestBackendBase implements NbdExportBackend {
     for (const b of this.bitmaps) this.dirty.set(b, new Uint8Array(this.state.length));
   }
 
+  /** A smaller size than the buffer, as after a shrinking resize; null: the whole buffer. */
+  limit: number | null = null;
+
   size(): number {
-    return this.data.length;
+    return this.limit ?? this.data.length;
   }
 
   /** Granules wholly in the range become `whole`; partly covered ones become data when `partialData`. */
@@ -119,11 +140,15 @@ export class MemoryBackend extends TestBackendBase implements NbdExportBackend {
   }
 
   async read(offset: number, buf: Buffer): Promise<void> {
+    const gate = this.gated('read');
+    if (gate) await gate;
     this.check('read');
     this.data.copy(buf, 0, offset, offset + buf.length);
   }
 
   async write(offset: number, data: Buffer): Promise<void> {
+    const gate = this.gated('write');
+    if (gate) await gate;
     this.check('write');
     data.copy(this.data, offset);
     this.mark(offset, data.length, G.Data, true);
@@ -146,6 +171,8 @@ export class MemoryBackend extends TestBackendBase implements NbdExportBackend {
   }
 
   async flush(): Promise<void> {
+    const gate = this.gated('flush');
+    if (gate) await gate;
     this.check('flush');
     this.flushes++;
   }
