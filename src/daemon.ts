@@ -62,6 +62,7 @@ export class Daemon {
     this.startedGate = new Promise((resolve) => (this.markStarted = resolve));
     if (!opts.greetAfterStartup) this.started();
     this.graph = new BlockGraph(this.log.child({ component: 'block' }));
+    this.metrics.setBlockSources({ nodes: () => this.graph.size });
     registerControlCommands(this.registry, { beforeQuit: () => this.exports.shutdown() });
     registerBlockCommands(this.registry, this.graph);
     registerTransactionCommands(this.registry, this.graph);
