@@ -62,6 +62,7 @@ export class Qcow2Image implements MetadataSet {
    * proves that a cluster reads as zeroes.
    */
   dataWriteFailed = false;
+  /** Data went into new clusters since the last flush (write-back flushes before exposing it). */
   dataSinceSync = false;
   /** Extra work for the first modification (bitmaps.ts marks stored bitmaps in use). */
   firstWriteHooks: (() => Promise<void>)[] = [];
