@@ -108,6 +108,11 @@ export class Daemon {
     return listener;
   }
 
+  /** Resolves once startup is complete; HTTP and WebSocket wait for it as monitors do. */
+  whenStarted(): Promise<void> {
+    return this.startedGate;
+  }
+
   /** Startup is complete: monitors start greeting their clients. */
   started(): void {
     this.markStarted();

@@ -10,7 +10,7 @@ import { isLoopbackHost } from './auth.js';
 /** What the HTTP and WebSocket side uses of the daemon. */
 export type ApiDaemon = Pick<
   Daemon,
-  'sessionOptions' | 'dispatcher' | 'registry' | 'events' | 'metrics' | 'log' | 'shutdown'
+  'sessionOptions' | 'dispatcher' | 'registry' | 'events' | 'metrics' | 'log' | 'shutdown' | 'whenStarted'
 >;
 
 export type HttpAddress = { kind: 'unix'; path: string } | { kind: 'tcp'; host: string; port: number };

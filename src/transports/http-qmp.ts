@@ -65,7 +65,9 @@ export function registerQmpRoutes(app: FastifyInstance, daemon: ApiDaemon, bodyL
     },
   };
 
+  // Commands wait, as on QMP sockets, until every startup option has been applied.
   app.post(QMP_ROUTE, async (request, reply) => {
+    await daemon.whenStarted();
     const body = request.body as ParsedBody | undefined;
     if (body === undefined || body.kind === 'empty') {
       return sendQmp(reply, 400, errorReply(QmpError.generic('HTTP request body is empty: expected one command object')));
@@ -77,6 +79,7 @@ export function registerQmpRoutes(app: FastifyInstance, daemon: ApiDaemon, bodyL
   });
 
   app.post<{ Params: { name: string } }>(`${COMMAND_ROUTE_PREFIX}:name`, async (request, reply) => {
+    await daemon.whenStarted();
     const name = request.params.name;
     if (daemon.registry.get(name) === undefined) return sendQmp(reply, 404, errorReply(protocolErrors.commandNotFound(name)));
     const body = request.body as ParsedBody | undefined;

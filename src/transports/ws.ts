@@ -83,10 +83,13 @@ export class WsGateway {
     if (dialect === undefined) {
       return this.refuse(socket, 400, `unsupported subprotocol: offer '${QMP_PROTOCOL}' or '${JSONRPC_PROTOCOL}'`, who);
     }
-    this.wss.handleUpgrade(req, socket, head, (ws) => {
-      this.log.info({ ...who, dialect }, 'websocket connected');
-      this.attach(ws, socket, dialect);
-    });
+    // As on QMP sockets, nobody is greeted before every startup option has been applied.
+    void this.daemon.whenStarted().then(() =>
+      this.wss.handleUpgrade(req, socket, head, (ws) => {
+        this.log.info({ ...who, dialect }, 'websocket connected');
+        this.attach(ws, socket, dialect);
+      }),
+    );
   }
 
   private refuse(socket: Duplex, status: number, message: string, who: object, headers?: Record<string, string>): void {
