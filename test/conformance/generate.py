@@ -1826,6 +1826,131 @@ scenario(
         SH("qemu-img map --output=json -f raw 'nbd+unix:///base?socket=nbd.sock'", json_out=True),
     ])
 
+scenario(
+    "jobs-blockdev-create-errors",
+    "blockdev-create argument and driver errors, and qcow2 images created with options (cluster "
+    "size, backing file; lazy refcounts, refcount width).",
+    setup=[mk("base.qcow2", "16M"), "touch t.qcow2 f.img"],
+    args=[["blockdev", {"driver": "file", "node-name": "tf", "filename": "t.qcow2"}],
+          ["blockdev", {"driver": "file", "node-name": "ff", "filename": "f.img"}]],
+    tags=["jobs", "create", "errors"],
+    steps=[
+        Q("blockdev-create", {"job-id": "c1", "options": {"driver": "qcow2", "file": "tf", "size": 1000}}, id=1),
+        EVENTS("JOB_STATUS_CHANGE", "JOB_STATUS_CHANGE", "JOB_STATUS_CHANGE", "JOB_STATUS_CHANGE"),
+        Q("query-jobs"),
+        Q("job-dismiss", {"id": "c1"}, id=2),
+        EVENTS("JOB_STATUS_CHANGE"),
+        Q("blockdev-create", {"job-id": "c2", "options": {"driver": "null-co", "size": 1024}}, id=3),
+        Q("blockdev-create", {"job-id": "c3", "options": {"driver": "qcow2", "file": "tf", "size": 16777216,
+                                                          "cluster-size": 4096,
+                                                          "backing-file": "base.qcow2",
+                                                          "backing-fmt": "qcow2"}}, id=4),
+        EVENTS("JOB_STATUS_CHANGE", "JOB_STATUS_CHANGE", "JOB_STATUS_CHANGE", "JOB_STATUS_CHANGE",
+               "JOB_STATUS_CHANGE"),
+        Q("blockdev-create", {"job-id": "c3", "options": {"driver": "qcow2", "file": "ff", "size": 1048576}}, id=5),
+        Q("blockdev-create", {"job-id": "c4", "options": {"driver": "qcow2", "file": "ff", "size": 1048576,
+                                                          "cluster-size": 1000}}, id=6),
+        EVENTS("JOB_STATUS_CHANGE", "JOB_STATUS_CHANGE", "JOB_STATUS_CHANGE", "JOB_STATUS_CHANGE"),
+        Q("query-jobs"),
+        Q("blockdev-create", {"job-id": "", "options": {"driver": "file", "filename": "g.img", "size": 0}}, id=7),
+        Q("blockdev-create", {"job-id": "1bad", "options": {"driver": "file", "filename": "g.img", "size": 0}}, id=8),
+        INFO("t.qcow2"),
+        Q("blockdev-create", {"job-id": "c5", "options": {"driver": "qcow2", "file": "ff", "size": 1048576,
+                                                          "lazy-refcounts": True, "refcount-bits": 64}}, id=9),
+        EVENTS("JOB_STATUS_CHANGE", "JOB_STATUS_CHANGE", "JOB_STATUS_CHANGE", "JOB_STATUS_CHANGE",
+               "JOB_STATUS_CHANGE"),
+        Q("query-jobs", transform=[{"kind": "select", "keys": ["id", "status", "error"]}]),
+        INFO("f.img"),
+    ])
+
+scenario(
+    "jobs-verbs",
+    "Job verbs on a concluded create job are refused with the state/verb text; block-job-* do "
+    "not see it; dismiss works once.",
+    tags=["jobs"],
+    steps=[
+        Q("blockdev-create", {"job-id": "c1", "options": {"driver": "file", "filename": "n.img", "size": 0}}, id=1),
+        EVENTS("JOB_STATUS_CHANGE", "JOB_STATUS_CHANGE", "JOB_STATUS_CHANGE", "JOB_STATUS_CHANGE",
+               "JOB_STATUS_CHANGE"),
+        Q("job-pause", {"id": "c1"}, id=2),
+        Q("job-resume", {"id": "c1"}, id=3),
+        Q("job-complete", {"id": "c1"}, id=4),
+        Q("job-finalize", {"id": "c1"}, id=5),
+        Q("job-cancel", {"id": "c1"}, id=6),
+        Q("block-job-cancel", {"device": "c1"}, id=7),
+        Q("query-block-jobs"),
+        Q("job-dismiss", {"id": "c1"}, id=8),
+        EVENTS("JOB_STATUS_CHANGE"),
+        Q("job-dismiss", {"id": "c1"}, id=9),
+    ])
+
+scenario(
+    "proto-split-utf8",
+    "A multi-byte UTF-8 character split across two writes, and input split inside a keyword "
+    "and an escape: one answer when complete.",
+    tags=["protocol", "framing"],
+    steps=[
+        {"raw_hex": "7b2265786563757465223a2271756572792d76657273696f6e222c226964223a22c3", "responses": 0},
+        {"raw_hex": "a9227d0a", "responses": 1},
+        RAW(['{"execute":"query-version","id":tr', 'ue}\n'], 1),
+        RAW(['{"execute":"query-version","id":"\\u00', 'e9"}\n'], 1),
+        RAW(['{"execute":"query-version","id":12', '34}\n'], 1),
+    ])
+
+BIG = "x" * 70000
+
+scenario(
+    "proto-large-message",
+    "A 70 kB string argument is parsed and validated like any other; a 70 kB id is echoed.",
+    tags=["protocol", "limits"],
+    steps=[
+        Q("query-version", {"x": BIG}, id=1),
+        Q("query-version", id=BIG),
+        QV(2),
+    ])
+
+scenario(
+    "bitmap-merge-nodes",
+    "Merging bitmaps across nodes with different granularities, and into a persistent bitmap.",
+    setup=[mk(), mk("b.qcow2")], args=[qcow(), qcow("b"), NBD, EXPORT(), EXPORT("b", "exp1")],
+    tags=["bitmap", "nbd"],
+    steps=[
+        Q("block-dirty-bitmap-add", {"node": "b", "name": "src", "granularity": 4096}, id=1),
+        NBDIO(["write -q -P 0x11 8k 4k", "write -q -P 0x11 1M 128k"], name="b"),
+        Q("block-dirty-bitmap-add", {"node": "base", "name": "dst", "persistent": True, "disabled": True}, id=2),
+        Q("block-dirty-bitmap-merge", {"node": "base", "target": "dst",
+                                       "bitmaps": [{"node": "b", "name": "src"}]}, id=3),
+        BITMAPS(),
+        Q("x-debug-block-dirty-bitmap-sha256", {"node": "base", "name": "dst"}, id=4),
+        Q("x-debug-block-dirty-bitmap-sha256", {"node": "b", "name": "src"}, id=5),
+        TX([act("block-dirty-bitmap-merge", node="b", target="src", bitmaps=[{"node": "base", "name": "dst"}]),
+            act("block-dirty-bitmap-clear", node="base", name="dst")], id=6),
+        BITMAPS(),
+        *QUIT(),
+        INFO("base.qcow2"),
+    ])
+
+scenario(
+    "bitmap-persistent-on-overlay",
+    "A persistent bitmap added on the new overlay in the snapshot transaction is stored in the "
+    "overlay image at quit, with the bits written after the snapshot.",
+    setup=[mk()], args=EXPORTED_BASE, tags=["bitmap", "persistent", "snapshot"],
+    steps=[
+        TX([sync_action("base", "s1.qcow2", "s1"),
+            act("block-dirty-bitmap-add", node="s1", name="inc", persistent=True)], id=1),
+        NBDIO(["write -q -P 0x22 192k 64k"]),
+        BITMAPS(),
+        Q("quit", id=2),
+        EVENTS("BLOCK_EXPORT_DELETED"),
+        {"wait_exit": 3.0},
+        INFO("s1.qcow2"),
+        INFO("base.qcow2"),
+        SH("(qemu-nbd -r -f qcow2 -B inc -k \"$TMP/b.sock\" s1.qcow2 &); for i in $(seq 50); do "
+           "[ -S b.sock ] && break; sleep 0.1; done; "
+           "nbdinfo --map=qemu:dirty-bitmap:inc 'nbd+unix:///?socket=b.sock'"),
+        SH("qemu-img check s1.qcow2"),
+    ])
+
 # =============================================================================
 # Introspection
 # =============================================================================
