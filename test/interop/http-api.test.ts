@@ -240,3 +240,36 @@ describe('quit over HTTP', () => {
     await expect(d.fetch('/healthz')).rejects.toThrow();
   });
 });
+
+describe('during startup', () => {
+  it('holds commands and WebSocket greetings until every startup option is applied', async () => {
+    const { Daemon } = await import('../../src/daemon.js');
+    const { silentLogger } = await import('../../src/log.js');
+    const { startHttp } = await import('../../src/transports/http-cli.js');
+    const { WsMessageClient } = await import('../helpers/message-client.js');
+    const daemon = new Daemon({ log: silentLogger(), greetAfterStartup: true });
+    try {
+      const http = await startHttp(daemon, { address: { kind: 'tcp', host: '127.0.0.1', port: 0 }, token: undefined, allowedOrigins: [] });
+      const order: string[] = [];
+      const answered = fetch(new URL('/api/v1/qmp', http.url), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"execute":"query-version"}',
+      }).then((r) => (order.push('reply'), r.status));
+      const greeted = WsMessageClient.connect(`ws://127.0.0.1:${http.port}/qmp`).then(async (c) => {
+        await c.next();
+        order.push('greeting');
+        c.close();
+      });
+      expect((await fetch(new URL('/healthz', http.url))).status).toBe(200);
+      order.push('started');
+      daemon.started();
+      expect(await answered).toBe(200);
+      await greeted;
+      expect(order[0]).toBe('started');
+      expect(order).toHaveLength(3);
+    } finally {
+      await daemon.shutdown();
+    }
+  });
+});
