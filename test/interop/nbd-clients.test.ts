@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { FileBackend, MemoryBackend } from '../helpers/nbd-backends.js';
 import { startNbd } from '../helpers/nbd-fixture.js';
+import { NbdServer } from '../../src/block/exports/nbd/server.js';
 import { skipWithout } from '../helpers/tools.js';
 
 const exec = promisify(execFile);
@@ -21,7 +22,7 @@ async function tool(cmd: string, args: string[]): Promise<string> {
   return stdout;
 }
 
-describe.skipIf(skipWithout('qemu-img', 'qemu-io', 'nbdinfo', 'nbdcopy'))('NBD server with real clients', () => {
+describe.skipIf(skipWithout('qemu-img', 'qemu-io', 'qemu-nbd', 'nbdinfo', 'nbdcopy'))('NBD server with real clients', () => {
   it('shows qemu-img info the size of the export and a raw format', async () => {
     await using f = await startNbd([new MemoryBackend({ name: 'disk', size: 64 * MiB })]);
     const info = JSON.parse(await tool('qemu-img', ['info', '--output=json', f.uri('disk')])) as Record<string, unknown>;
@@ -144,6 +145,31 @@ describe.skipIf(skipWithout('qemu-img', 'qemu-io', 'nbdinfo', 'nbdcopy'))('NBD s
     expect(await lines('base:allocation')).toEqual(['0 1048576 3', '1048576 524288 0', '1572864 2621440 3']);
     expect(await lines('qemu:allocation-depth')).toEqual(['0 1048576 0', '1048576 524288 1', '1572864 2621440 0']);
     expect(await lines('qemu:dirty-bitmap:b0')).toEqual(['0 1048576 0', '1048576 524288 1', '1572864 2621440 0']);
+  });
+
+  it('serves qemu-img over TCP on the port the kernel picked', async () => {
+    const server = await NbdServer.start({ address: { kind: 'tcp', host: '127.0.0.1', port: 0 } });
+    try {
+      server.addExport(new MemoryBackend({ name: 'my disk', size: 2 * MiB }));
+      const a = server.address;
+      if (a.kind !== 'tcp') throw new Error('not tcp');
+      const info = JSON.parse(await tool('qemu-img', ['info', '--output=json', `nbd://127.0.0.1:${a.port}/my%20disk`])) as Record<string, unknown>;
+      expect(info['virtual-size']).toBe(2 * MiB);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('lists exports for qemu-nbd --list with their sizes and flags', async () => {
+    await using f = await startNbd([
+      new MemoryBackend({ name: 'a', size: MiB, description: 'first' }),
+      new MemoryBackend({ name: 'b', size: 2 * MiB, writable: false, allocationDepth: true }),
+    ]);
+    const out = await tool('qemu-nbd', ['--list', '-k', f.socket]);
+    expect(out).toContain('exports available: 2');
+    expect(out).toMatch(/export: 'a'\n\s+description: first\n\s+size:\s+1048576\n\s+flags: 0xded/);
+    expect(out).toMatch(/export: 'b'\n\s+size:\s+2097152\n\s+flags: 0x58f/);
+    expect(out).toContain('qemu:allocation-depth');
   });
 
   it('serves many clients at once, each seeing the writes of the others after they finish', async () => {

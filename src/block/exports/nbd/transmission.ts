@@ -162,43 +162,42 @@ function fail(ctx: TransmissionContext, r: NbdRequest, err: unknown, message: st
 export async function execute(ctx: TransmissionContext, r: NbdRequest): Promise<void> {
   const b = ctx.entry.backend;
   const fua = (r.flags & NBD_CMD_FLAG_FUA) !== 0;
-  switch (r.type) {
-    case NBD_CMD_READ:
-      return read(ctx, r, fua);
-    case NBD_CMD_WRITE:
-      return generic(ctx, r, 'writing to file failed', () => (r.length > 0 ? b.write(r.offset, r.payload!, fua) : undefined));
-    case NBD_CMD_WRITE_ZEROES:
-      return generic(ctx, r, 'writing to file failed', () =>
-        b.writeZeroes(r.offset, r.length, {
+  // One try block and no closures: this runs once per request.
+  let message = '';
+  try {
+    switch (r.type) {
+      case NBD_CMD_READ:
+        return await read(ctx, r, fua);
+      case NBD_CMD_WRITE:
+        message = 'writing to file failed';
+        if (r.length > 0) await b.write(r.offset, r.payload!, fua);
+        break;
+      case NBD_CMD_WRITE_ZEROES:
+        message = 'writing to file failed';
+        await b.writeZeroes(r.offset, r.length, {
           mayUnmap: (r.flags & NBD_CMD_FLAG_NO_HOLE) === 0,
           fua,
           fastZero: (r.flags & NBD_CMD_FLAG_FAST_ZERO) !== 0,
-        }),
-      );
-    case NBD_CMD_TRIM:
-      return generic(ctx, r, 'discard failed', async () => {
+        });
+        break;
+      case NBD_CMD_TRIM:
+        message = 'discard failed';
         await b.trim(r.offset, r.length);
         if (fua) await b.flush();
-      });
-    case NBD_CMD_FLUSH:
-      return generic(ctx, r, 'flush failed', () => b.flush());
-    case NBD_CMD_CACHE:
-      return generic(ctx, r, 'caching data failed', () => b.cache?.(r.offset, r.length));
-    case NBD_CMD_BLOCK_STATUS:
-      return blockStatus(ctx, r);
-    default:
-      return sendError(ctx, r, NBD_EINVAL, `invalid request type (${r.type}) received`);
-  }
-}
-
-async function generic(
-  ctx: TransmissionContext,
-  r: NbdRequest,
-  message: string,
-  op: () => Promise<void> | undefined,
-): Promise<void> {
-  try {
-    await op();
+        break;
+      case NBD_CMD_FLUSH:
+        message = 'flush failed';
+        await b.flush();
+        break;
+      case NBD_CMD_CACHE:
+        message = 'caching data failed';
+        if (b.cache) await b.cache(r.offset, r.length);
+        break;
+      case NBD_CMD_BLOCK_STATUS:
+        return await blockStatus(ctx, r);
+      default:
+        return sendError(ctx, r, NBD_EINVAL, `invalid request type (${r.type}) received`);
+    }
   } catch (err) {
     return fail(ctx, r, err, message);
   }
