@@ -1951,6 +1951,85 @@ scenario(
         SH("qemu-img check s1.qcow2"),
     ])
 
+scenario(
+    "blockdev-reopen",
+    "blockdev-reopen: switch a node to read-only and back, refused option changes, unknown "
+    "nodes. (An empty options list is left out: it crashes QSD 7.2.)",
+    setup=[mk()], args=[qcow()], tags=["blockdev", "reopen"],
+    steps=[
+        Q("blockdev-reopen", {"options": [dict(qcow()[1], **{"read-only": True})]}, id=1),
+        NODES(),
+        Q("blockdev-reopen", {"options": [qcow()[1]]}, id=2),
+        NODES(),
+        Q("blockdev-reopen", {"options": [{"driver": "raw", "node-name": "base",
+                                           "file": {"driver": "file", "filename": "base.qcow2"}}]}, id=3),
+        Q("blockdev-reopen", {"options": [{"driver": "qcow2", "node-name": "nosuch",
+                                           "file": {"driver": "file", "filename": "base.qcow2"}}]}, id=4),
+    ])
+
+scenario(
+    "nbd-server-inet",
+    "nbd-server-start on a TCP address (ephemeral port) and an unresolvable port.",
+    tags=["nbd"],
+    steps=[
+        Q("nbd-server-start", {"addr": {"type": "inet", "data": {"host": "127.0.0.1", "port": "abc"}}}, id=1),
+        Q("nbd-server-start", {"addr": {"type": "inet", "data": {"host": "127.0.0.1", "port": "0"}}}, id=2),
+        Q("nbd-server-stop", id=3),
+        Q("nbd-server-start", {"addr": {"type": "inet", "data": {"host": "127.0.0.1"}}}, id=4),
+    ])
+
+scenario(
+    "sync-mode-existing-errors",
+    "mode existing with a file that is not an image of the format, an overlay of another size, "
+    "and a file another node holds.",
+    setup=[mk(), mk("small.qcow2", "1M"), mk("junk.raw", "1M", "raw"), mk("held.qcow2")],
+    args=EXPORTED_BASE + [qcow("held")],
+    tags=["snapshot", "existing", "errors"],
+    steps=[
+        SNAP("base", "junk.raw", "s1", id=1, mode="existing"),
+        SNAP("base", "held.qcow2", "s1", id=2, mode="existing"),
+        SNAP("base", "small.qcow2", "s1", id=3, mode="existing"),
+        NODES(["node-name", "drv", "ro", "file", "backing_file", "image"]),
+        SH("nbdinfo --size 'nbd+unix:///base?socket=nbd.sock'"),
+    ])
+
+scenario(
+    "blockdev-snapshot-overlay-variants",
+    "blockdev-snapshot with a read-only overlay under a writable export, and with an overlay "
+    "smaller than its backing node.",
+    setup=[mk(), mk("b.qcow2"), mk("ro.qcow2"), mk("small.qcow2", "1M")],
+    args=[qcow(), qcow("b"), NBD, EXPORT(), EXPORT("b", "exp1"),
+          qcow("ro", backing=None, **{"read-only": True}), qcow("small", backing=None)],
+    tags=["blockdev-snapshot"],
+    steps=[
+        Q("blockdev-snapshot", {"node": "base", "overlay": "ro"}, id=1),
+        EXPORTS(),
+        Q("blockdev-snapshot", {"node": "b", "overlay": "small"}, id=2),
+        EXPORTS(),
+        SH("nbdinfo --size 'nbd+unix:///b?socket=nbd.sock'"),
+        NODES(),
+    ])
+
+scenario(
+    "drive-change-backing-file",
+    "change-backing-file on a drive's chain: errors for a node outside the chain and without "
+    "backing, and a rewrite of the header of an overlay's image.",
+    setup=[mk()], args=[DRIVE()], drive=True, tags=["drive", "backing"],
+    steps=[
+        Q("blockdev-snapshot-sync", {"device": "drive0", "snapshot-file": "s1.qcow2",
+                                     "snapshot-node-name": "s1"}, id=1),
+        Q("change-backing-file", {"device": "drive0", "image-node-name": "base",
+                                  "backing-file": "x.qcow2"}, id=2),
+        Q("change-backing-file", {"device": "drive0", "image-node-name": "nosuch",
+                                  "backing-file": "x.qcow2"}, id=3),
+        Q("change-backing-file", {"device": "nosuch", "image-node-name": "s1",
+                                  "backing-file": "x.qcow2"}, id=4),
+        Q("change-backing-file", {"device": "drive0", "image-node-name": "s1",
+                                  "backing-file": "renamed.qcow2"}, id=5),
+        INFO("s1.qcow2"),
+        NODES(),
+    ])
+
 # =============================================================================
 # Introspection
 # =============================================================================
