@@ -8,41 +8,13 @@
  * The body cooperates the way a QEMU coroutine does: it parks at pausePoint()
  * while paused, and looks at `cancelRequested` where it can stop early.
  */
-import type { Logger } from 'pino';
 import type { JobInfo, JobType } from '../../qapi/generated/types.js';
 import { QmpError, toQmpError } from '../../qmp/error.js';
+import type { JobDriver, JobHost, JobOptions } from './driver.js';
 import { CANCELLED_TEXT, jobErrors } from './errors.js';
-import { isCompletedStatus, transitionAllowed, verbAllowed, type JobStatus, type JobVerb } from './status.js';
+import { transitionAllowed, verbAllowed, type JobStatus, type JobVerb } from './status.js';
 
-/** What a kind of job does (QEMU's JobDriver); only `run` is required. */
-export interface JobDriver<J extends Job = Job> {
-  readonly type: JobType;
-  /** The body. Its rejection is the job's error. */
-  run(job: J): Promise<void>;
-  /** job-complete on a ready job (mirror); without it job-complete is refused. */
-  complete?(job: J): void;
-  /** Decides whether a cancel is forced (soft cancel of a ready mirror); absent: always forced. */
-  cancel?(job: J, force: boolean): boolean;
-  /** Finalization step that may still fail the job. */
-  prepare?(job: J): void;
-  commit?(job: J): void;
-  abort?(job: J): void;
-  clean?(job: J): void;
-}
-
-/** The job list and event bus a job reports to (JobManager). */
-export interface JobHost {
-  readonly log: Logger;
-  emit(event: string, data: Record<string, unknown>): void;
-  /** Checks the id and lists the job (job_create's checks). */
-  add(job: Job): void;
-  remove(job: Job): void;
-}
-
-export interface JobOptions {
-  autoFinalize?: boolean;
-  autoDismiss?: boolean;
-}
+export type { JobDriver, JobHost, JobOptions };
 
 export class Job {
   status: JobStatus = 'undefined';
@@ -358,11 +330,6 @@ export class Job {
     this.status = to;
     if (from !== to) this.host.emit('JOB_STATUS_CHANGE', { id: this.id, status: to });
     if (to === 'concluded') this.resolveFinished();
-  }
-
-  /** Whether the job's work is over (waiting and later). */
-  get isCompleted(): boolean {
-    return isCompletedStatus(this.status);
   }
 
   // Block jobs announce these moments with BLOCK_JOB_* events.

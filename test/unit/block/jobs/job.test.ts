@@ -296,3 +296,24 @@ describe('Job finalization', () => {
     expect(job.error).toBe('Operation canceled');
   });
 });
+
+describe('JobManager at shutdown', () => {
+  it('cancels every running job and waits until each has concluded, leaving concluded ones alone', async () => {
+    const { jobs, trace } = recordingManager();
+    const done = new Stepper();
+    done.step();
+    const finished = new Job(jobs, 'done', steppedDriver(done, { steps: 1 }), { autoDismiss: false });
+    finished.start();
+    await finished.finished;
+    const running = new Job(jobs, 'busy', steppedDriver(new Stepper(), { steps: 10 }), { autoDismiss: false });
+    running.start();
+    await settle();
+    trace();
+    await jobs.cancelAll();
+    expect(trace()).toEqual(['aborting', 'concluded']);
+    expect(jobs.queryJobs().map((j) => [j.id, j.status, j.error])).toEqual([
+      ['busy', 'concluded', 'Operation canceled'],
+      ['done', 'concluded', undefined],
+    ]);
+  });
+});
