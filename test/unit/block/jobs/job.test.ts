@@ -305,11 +305,15 @@ describe('JobManager at shutdown', () => {
     const finished = new Job(jobs, 'done', steppedDriver(done, { steps: 1 }), { autoDismiss: false });
     finished.start();
     await finished.finished;
-    const running = new Job(jobs, 'busy', steppedDriver(new Stepper(), { steps: 10 }), { autoDismiss: false });
+    const io = new Stepper();
+    const running = new Job(jobs, 'busy', steppedDriver(io, { steps: 10 }), { autoDismiss: false });
     running.start();
     await settle();
     trace();
-    await jobs.cancelAll();
+    const stopped = jobs.cancelAll();
+    // the body is inside a request: the cancel takes effect once that request is done
+    io.step();
+    await stopped;
     expect(trace()).toEqual(['aborting', 'concluded']);
     expect(jobs.queryJobs().map((j) => [j.id, j.status, j.error])).toEqual([
       ['busy', 'concluded', 'Operation canceled'],
