@@ -27,7 +27,10 @@ export class CreateTarget implements ChildIo {
     private readonly edge: BdrvChild,
     /** Opened for this job from an inline definition: closed again on release. */
     private readonly ownsNode: boolean,
-  ) {}
+  ) {
+    // x-debug-query-block-graph shows the job's backend, as QEMU's does
+    graph.anonymous.add(backend);
+  }
 
   private static newBackend(): BlockBackend {
     return new BlockBackend('', PERM_WRITE | PERM_RESIZE, PERM_ALL);
@@ -87,6 +90,7 @@ export class CreateTarget implements ChildIo {
       refreshPerms(change, this.graph.locks, [node]);
       change.commit();
       this.backend.root = null;
+      this.graph.anonymous.delete(this.backend);
       if (this.ownsNode) await closeUnused(this.graph, [node]);
     });
   }
