@@ -15,6 +15,7 @@ import { findDriver } from './drivers/registry.js';
 import type { GraphChange } from './graph-change.js';
 import type { BlockGraph } from './graph.js';
 import { BlockNode } from './node.js';
+import { DirtyBitmap } from './bitmap.js';
 
 /** Members of BlockdevOptions that every driver has (the union's base). */
 export const BASE_OPTIONS = new Set([
@@ -86,6 +87,7 @@ export async function openNode(scope: OpenScope, opts: QDict, inheritReadOnly: b
   });
   graph.add(node);
   scope.opened.push(node);
+  await loadStoredBitmaps(node);
 
   if (driver.supportsBacking) {
     const header = node.instance.backingReference?.() ?? null;
@@ -105,6 +107,20 @@ export async function openNode(scope: OpenScope, opts: QDict, inheritReadOnly: b
     }
   }
   return node;
+}
+
+/** Persistent bitmaps stored in the image come back as the node's bitmaps, newest first. */
+async function loadStoredBitmaps(node: BlockNode): Promise<void> {
+  if (!node.instance.loadBitmaps) return;
+  for (const stored of await node.instance.loadBitmaps()) {
+    const b = new DirtyBitmap(stored.name, stored.granularity, node.length(), {
+      recording: stored.enabled,
+      persistent: true,
+    });
+    b.restoreBits(stored.bits);
+    b.inconsistent = stored.inconsistent ?? false;
+    node.bitmaps.unshift(b);
+  }
 }
 
 async function resolveChild(scope: OpenScope, ref: QValue, inheritReadOnly: boolean): Promise<BlockNode> {

@@ -59,13 +59,12 @@ class FileInstance implements DriverInstance {
   }
 
   async writeZeroes(offset: number, length: number, _flags: ZeroFlags): Promise<void> {
-    // Past the end of the file zeroes are implicit once the size covers them.
+    // Always written out: growing the file with truncate could cut off a concurrent
+    // write beyond the old end.
     const end = offset + length;
-    const explicitEnd = Math.min(end, this.size);
-    for (let pos = offset; pos < explicitEnd; pos += ZERO_CHUNK) {
-      await this.write(pos, zeroChunk.subarray(0, Math.min(ZERO_CHUNK, explicitEnd - pos)));
+    for (let pos = offset; pos < end; pos += ZERO_CHUNK) {
+      await this.write(pos, zeroChunk.subarray(0, Math.min(ZERO_CHUNK, end - pos)));
     }
-    if (end > this.size) await this.truncate(end);
   }
 
   async discard(): Promise<void> {
