@@ -96,10 +96,6 @@ export class NbdConnection implements RequestSink, TransmissionContext, ExportCl
     this.send(Handshake.greeting());
   }
 
-  get exportName(): string | undefined {
-    return this.attached ? this.entry.backend.name : undefined;
-  }
-
   /** Drops the connection at once (hard export removal, server close). */
   destroy(): void {
     if (this.phase === Phase.Closed) return;
