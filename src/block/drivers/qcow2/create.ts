@@ -9,7 +9,14 @@
 import { QmpError } from '../../../qmp/error.js';
 import { silentLogger } from '../../../log.js';
 import type { ChildIo } from '../driver.js';
-import { COMPAT_LAZY_REFCOUNTS, DEFAULT_CLUSTER_BITS, MAX_CLUSTER_BITS, MIN_CLUSTER_BITS, V3_WRITTEN_HEADER_LENGTH } from './constants.js';
+import {
+  COMPAT_LAZY_REFCOUNTS,
+  DEFAULT_CLUSTER_BITS,
+  MAX_CLUSTER_BITS,
+  MAX_L1_BYTES,
+  MIN_CLUSTER_BITS,
+  V3_WRITTEN_HEADER_LENGTH,
+} from './constants.js';
 import type { Qcow2Header } from './header.js';
 import { buildHeaderCluster } from './header-write.js';
 import { Qcow2Image } from './image.js';
@@ -89,13 +96,30 @@ export async function formatQcow2(file: ChildIo, opts: Qcow2CreateOptions): Prom
     hasDataFileExtension: false,
     unknownExtensions: [],
   };
+  if (file.length() > 0) await file.truncate(0);
+
+  // Common case (everything counted by the first refcount block): the final layout
+  // in one write, the same bytes the general path below ends with. Snapshots of
+  // many disks create many images at once; this keeps each to one write and one flush.
+  const l1Entries = Math.ceil(size / (cs * (cs / 8)));
+  const l1Clusters = Math.ceil((l1Entries * 8) / cs);
+  if (size > 0 && 3 + l1Clusters <= (cs * 8) / refcountBits && l1Entries * 8 <= MAX_L1_BYTES) {
+    const whole = Buffer.alloc(3 * cs + l1Entries * 8);
+    buildHeaderCluster({ ...h, size, l1Size: l1Entries, l1TableOffset: 3 * cs }).copy(whole, 0);
+    whole.writeBigUInt64BE(BigInt(2 * cs), cs);
+    const refblock = whole.subarray(2 * cs, 3 * cs);
+    for (let c = 0; c < 3 + l1Clusters; c++) writeRefcount(refblock, c, refcountBits, 1);
+    await file.write(0, whole);
+    await file.flush();
+    return;
+  }
+
   const image = Buffer.alloc(3 * cs);
   buildHeaderCluster(h).copy(image, 0);
   image.writeBigUInt64BE(BigInt(2 * cs), cs);
   const block = image.subarray(2 * cs);
   for (let c = 0; c < 3; c++) writeRefcount(block, c, refcountBits, 1);
 
-  if (file.length() > 0) await file.truncate(0);
   await file.write(0, image);
   await file.flush();
   if (size === 0) return;
