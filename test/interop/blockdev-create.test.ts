@@ -81,6 +81,7 @@ const IMAGES: [string, Record<string, unknown>][] = [
   ['big-clusters', { 'cluster-size': 2 * MIB }],
   ['refcount-1', { 'refcount-bits': 1 }],
   ['refcount-64', { 'refcount-bits': 64 }],
+  ['lazy-refcounts', { 'lazy-refcounts': true, 'refcount-bits': 64 }],
   ['backing', { 'backing-file': 'base.qcow2', 'backing-fmt': 'qcow2' }],
   ['backing-v2', { 'backing-file': '/abs/base.raw', version: 'v2', 'cluster-size': 4096 }],
   ['empty', { size: 0 }],

@@ -2,8 +2,8 @@
  * blockdev-create for `qcow2` (qcow2_co_create): the options checked in
  * QEMU 7.2's order with its texts, then the image laid out by formatQcow2
  * through the node named by `file`. What qmpd's qcow2 cannot write yet
- * (lazy refcounts, preallocation, extended L2, external data files, zstd,
- * encryption) is refused before anything is written.
+ * (preallocation, extended L2, external data files, zstd, encryption) is
+ * refused before anything is written.
  */
 import type { BlockdevCreateOptionsQcow2 } from '../../qapi/generated/types.js';
 import { QmpError } from '../../qmp/error.js';
@@ -78,12 +78,17 @@ export function checkQcow2Options(o: BlockdevCreateOptionsQcow2): Qcow2CreateOpt
     // QEMU's text when it is built without zstd
     throw fail('Unknown compression type');
   }
-  if (lazy) throw unsupported('Lazy refcounts are');
   if (prealloc !== 'off') throw unsupported(`Preallocation mode '${prealloc}' for qcow2 is`);
   if (size > BigInt(Number.MAX_SAFE_INTEGER)) {
     throw fail(`Could not resize image: offset(${size}) exceeds maximum(${Number.MAX_SAFE_INTEGER})`);
   }
-  const plan: Qcow2CreateOptions = { size: Number(size), clusterSize, refcountBits, compat: version === 2 ? '0.10' : '1.1' };
+  const plan: Qcow2CreateOptions = {
+    size: Number(size),
+    clusterSize,
+    refcountBits,
+    compat: version === 2 ? '0.10' : '1.1',
+    lazyRefcounts: lazy,
+  };
   if (backingFile !== undefined) plan.backingFile = backingFile;
   if (o['backing-fmt'] !== undefined) plan.backingFormat = o['backing-fmt'];
   return plan;
