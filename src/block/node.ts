@@ -38,8 +38,11 @@ export class BlockNode implements NodeParent {
   backingFormat = '';
   writeThreshold = 0;
   closed = false;
-  /** Writes since the last completed flush (unknown after open, so true). */
-  private unflushed = true;
+  /**
+   * Writes since the last flush. Like QEMU's write_gen/flushed_gen, a node nobody
+   * wrote to since it was opened has nothing to flush.
+   */
+  private unflushed = false;
   /** The node that opened this one implicitly (inline or from its header); reopens follow it. */
   inheritsFrom: BlockNode | undefined;
 
