@@ -62,11 +62,25 @@ export class Daemon {
     this.startedGate = new Promise((resolve) => (this.markStarted = resolve));
     if (!opts.greetAfterStartup) this.started();
     this.graph = new BlockGraph(this.log.child({ component: 'block' }));
-    this.metrics.setBlockSources({ nodes: () => this.graph.size });
+    this.metrics.setBlockSources({
+      nodes: () => this.graph.size,
+      exports: () => this.exports.list().length,
+      inflightIo: () => {
+        let n = 0;
+        for (const b of [...this.graph.drives.values(), ...this.graph.anonymous]) n += b.inFlight.count;
+        return n;
+      },
+    });
     registerControlCommands(this.registry, { beforeQuit: () => this.exports.shutdown() });
     registerBlockCommands(this.registry, this.graph);
-    registerTransactionCommands(this.registry, this.graph);
-    this.exports = new ExportManager(this.graph, this.events, this.log.child({ component: 'exports' }));
+    registerTransactionCommands(this.registry, this.graph, {
+      committed: () => this.metrics.transaction('committed'),
+      aborted: () => this.metrics.transaction('aborted'),
+    });
+    this.exports = new ExportManager(this.graph, this.events, this.log.child({ component: 'exports' }), {
+      bytes: (id, op, n) => (op === 'read' ? this.metrics.exportRead(id, n) : this.metrics.exportWritten(id, n)),
+      removed: (id) => this.metrics.exportRemoved(id),
+    });
     registerExportCommands(this.registry, this.graph, this.exports);
     this.jobs = new JobManager(this.events, this.log.child({ component: 'jobs' }));
     registerJobCommands(this.registry, this.jobs);

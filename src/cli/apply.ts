@@ -9,7 +9,6 @@ import { QmpError } from '../qmp/error.js';
 import type { ListenAddress } from '../transports/socket-listener.js';
 import type { ParsedOption } from './args.js';
 import { optsBool, parseQemuOpts } from './qemu-opts.js';
-import { applyHttpOption } from '../transports/http-cli.js';
 import { blockdevAdd, driveAdd, type DriveOptions } from '../block/blockdev.js';
 import { parseOptionArgument } from '../qapi/keyval.js';
 import type { NbdServerOptions } from '../qapi/generated/types.js';
@@ -49,7 +48,8 @@ export async function applyOption(state: StartupState, opt: ParsedOption): Promi
     case 'http':
     case 'http-token-file':
     case 'http-allow-origin':
-      return applyHttpOption(state.daemon, opt.name, value);
+      // loaded only when asked for: fastify and ws cost ~0.15 s of startup
+      return (await import('../transports/http-cli.js')).applyHttpOption(state.daemon, opt.name, value);
     case 'log-level':
     case 'state-dir':
     case 'trace':

@@ -10,7 +10,6 @@ import { driveAdd } from '../block/blockdev.js';
 import { formatQcow2 } from '../block/drivers/qcow2/create.js';
 import { HostFileIo } from '../block/host-file-io.js';
 import type { Daemon } from '../daemon.js';
-import { startDefaultHttp } from '../transports/http-cli.js';
 
 /** Size of the demo disk: small on disk (qcow2 allocates on write). */
 export const DEMO_IMAGE_SIZE = 1024 * 1024 * 1024;
@@ -34,6 +33,7 @@ export async function startDefaultRun(daemon: Daemon, stateDir: string): Promise
   await driveAdd(daemon.graph, { id: 'drive0', file: image, format: 'qcow2', nodeName: 'demo', readOnly: false });
   const socketPath = join(dir, 'qmp.sock');
   await daemon.addMonitor('qmp', { kind: 'unix', path: socketPath }, false);
+  const { startDefaultHttp } = await import('../transports/http-cli.js');
   const http = await startDefaultHttp(daemon);
   return [
     `qmpd: ${created ? 'created' : 'opened'} ${image} (${DEMO_IMAGE_SIZE / 2 ** 30} GiB qcow2) as drive 'drive0', node 'demo'`,

@@ -52,6 +52,7 @@ export class BlockExport {
 
 export interface ExportMetrics {
   bytes(exportId: string, op: 'read' | 'write', bytes: number): void;
+  removed(exportId: string): void;
 }
 
 export class ExportManager {
@@ -171,6 +172,7 @@ export class ExportManager {
       this.exports.delete(exp.id);
       if (node) await closeUnused(this.graph, [node]);
     });
+    this.metrics?.removed(exp.id);
     this.events.emit('BLOCK_EXPORT_DELETED', { id: exp.id });
   }
 

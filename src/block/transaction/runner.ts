@@ -29,8 +29,8 @@ export interface TransactionRequest {
 }
 
 export interface TransactionObserver {
-  committed(actions: number): void;
-  aborted(actions: number): void;
+  committed(): void;
+  aborted(): void;
 }
 
 async function quietly(log: Logger, phase: string, fn: () => Promise<void> | void): Promise<void> {
@@ -82,9 +82,9 @@ export async function runTransaction(
     await Promise.all(started.map((a) => quietly(log, 'clean', () => a.clean())));
     for (const fn of ctx.finally) await quietly(log, 'finally', fn);
     if (failure !== undefined) {
-      observer?.aborted(requests.length);
+      observer?.aborted();
       throw failure instanceof QmpError ? failure : QmpError.generic(String(failure), { cause: failure });
     }
-    observer?.committed(requests.length);
+    observer?.committed();
   });
 }
