@@ -76,7 +76,7 @@ async function main(argv: string[]): Promise<void> {
       const lines = await startDefaultRun(daemon, stateDir);
       process.stdout.write(lines.join('\n') + '\n');
     } else {
-      for (const opt of options) {
+      for (const opt of drivesAfterBlockdevs(options)) {
         if (opt.name === 'pidfile') {
           pidfile = opt.value!;
           continue;
@@ -106,6 +106,22 @@ async function main(argv: string[]): Promise<void> {
   await daemon.stopped;
   if (pidfile !== undefined) removeQuietly(pidfile);
   process.exit(0);
+}
+
+/**
+ * QEMU's system emulator opens every -blockdev before any -drive, whatever their
+ * order on the command line; node creation order (query-named-block-nodes) shows it.
+ */
+function drivesAfterBlockdevs(options: readonly ParsedOption[]): ParsedOption[] {
+  const lastBlockdev = options.findLastIndex((o) => o.name === 'blockdev');
+  const out: ParsedOption[] = [];
+  const deferred: ParsedOption[] = [];
+  options.forEach((o, i) => {
+    if (o.name === 'drive' && i < lastBlockdev) deferred.push(o);
+    else out.push(o);
+    if (i === lastBlockdev) out.push(...deferred);
+  });
+  return out;
 }
 
 function writePidfile(path: string): void {

@@ -73,9 +73,6 @@ export function addBitmap(graph: BlockGraph, a: BitmapAddArgs): { node: BlockNod
   if (a.persistent && !node.instance.storeBitmaps) {
     throw QmpError.generic(`Can't store persistent bitmaps to ${node.nodeName}: Operation not supported`);
   }
-  if (a.persistent && node.readOnly) {
-    throw QmpError.generic(`Can't make bitmap '${a.name}' persistent in '${node.nodeName}': Cannot store bitmaps to a read-only image`);
-  }
   if (node.bitmaps.some((b) => b.name === a.name)) throw QmpError.generic(`Bitmap already exists: ${a.name}`);
   if (a.name.length > MAX_BITMAP_NAME) throw QmpError.generic(`Bitmap name too long: ${a.name}`);
   const bitmap = new DirtyBitmap(a.name, granularity, node.length(), {

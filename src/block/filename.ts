@@ -6,7 +6,14 @@
 import { encodeJson } from '../qmp/json/encode.js';
 import { newDict, type QDict } from '../qmp/json/value.js';
 import type { BlockNode } from './node.js';
-import { resolveBackingPath } from './open.js';
+import { dirname, isAbsolute, join } from 'node:path';
+
+/** path_combine(): a relative backing name is relative to the image's directory. */
+export function resolveBackingPath(imageFilename: string, backing: string): string {
+  if (isAbsolute(backing) || backing.includes('://') || imageFilename.startsWith('json:')) return backing;
+  const dir = dirname(imageFilename);
+  return dir === '.' ? backing : join(dir, backing);
+}
 
 /** Options that change what a driver shows (QEMU's strong_runtime_opts). */
 const STRONG_OPTIONS: Record<string, readonly string[]> = {
@@ -22,18 +29,18 @@ function strongOptions(node: BlockNode): [string, QDict[string]][] {
   return names.filter((k) => node.options[k] !== undefined).map((k) => [k, node.options[k]!]);
 }
 
-/** The backing file that opening the image without options would give (bs->auto_backing_file). */
-export function autoBackingFile(node: BlockNode): string {
+/** bdrv_get_full_backing_filename(): the header's backing name, relative to the image's directory. */
+export function fullBackingFilename(node: BlockNode): string {
   if (!node.backingFile) return '';
   return resolveBackingPath(node.file ? nodeFilename(node.file.child) : '', node.backingFile);
 }
 
-/** Is the backing child something other than what the image header names? */
+/** Is the backing child something other than what opening the image alone would give? */
 export function backingOverridden(node: BlockNode): boolean {
   if (!node.driver.supportsBacking) return false;
   const backing = node.backing;
   if (!backing) return node.backingFile !== '';
-  return nodeFilename(backing.child) !== autoBackingFile(node);
+  return nodeFilename(backing.child) !== node.autoBackingFile;
 }
 
 export function fullOptions(node: BlockNode): QDict {
@@ -48,11 +55,13 @@ export function fullOptions(node: BlockNode): QDict {
 export function nodeFilename(node: BlockNode): string {
   const driver = node.driver;
   if (driver.name === 'file') return node.options.filename as string;
+  // a format node is named after its file only when that file is a plain protocol node
   const plain =
     driver.protocol
       ? strongOptions(node).length === 0
       : strongOptions(node).length === 0 &&
         node.file !== undefined &&
+        node.file.child.driver.protocol &&
         !nodeFilename(node.file.child).startsWith('json:') &&
         !backingOverridden(node);
   if (plain) return driver.protocol ? `${driver.name}://` : nodeFilename(node.file!.child);

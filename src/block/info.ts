@@ -5,7 +5,7 @@
  */
 import type { BlockGraph } from './graph.js';
 import type { BlockNode } from './node.js';
-import { autoBackingFile, nodeFilename } from './filename.js';
+import { fullBackingFilename, nodeFilename } from './filename.js';
 import { permList } from './permissions.js';
 import type { BlockBackend } from './backend.js';
 import type {
@@ -40,7 +40,7 @@ export async function imageInfo(node: BlockNode): Promise<ImageInfo> {
   };
   if (node.backingFile) {
     info['backing-filename'] = node.backingFile;
-    const full = autoBackingFile(node);
+    const full = fullBackingFilename(node);
     if (full && !full.startsWith('json:')) info['full-backing-filename'] = full;
     if (node.backingFormat) info['backing-filename-format'] = node.backingFormat;
   }

@@ -5,7 +5,15 @@
  * nor refuse to share one the other one holds.
  */
 import type { BlockNode } from './node.js';
-import { cumulative, permNames, type PermPair, PERM_CONSISTENT_READ, PERM_RESIZE, PERM_WRITE, PERM_WRITE_UNCHANGED } from './permissions.js';
+import {
+  cumulative,
+  permNames,
+  type PermPair,
+  PERM_CONSISTENT_READ,
+  PERM_RESIZE,
+  PERM_WRITE,
+  PERM_WRITE_UNCHANGED,
+} from './permissions.js';
 import { QmpError } from '../qmp/error.js';
 
 const BITS = [PERM_CONSISTENT_READ, PERM_WRITE, PERM_WRITE_UNCHANGED, PERM_RESIZE];

@@ -36,6 +36,12 @@ export class BlockNode implements NodeParent {
   backingFile = '';
   /** bs->backing_format */
   backingFormat = '';
+  /**
+   * bs->auto_backing_file: the header's backing name as written, or, once the
+   * backing was opened from it, that node's filename. A backing child with another
+   * filename was chosen by the user, and the node's filename then spells it out.
+   */
+  autoBackingFile = '';
   writeThreshold = 0;
   closed = false;
   /**
@@ -43,6 +49,8 @@ export class BlockNode implements NodeParent {
    * wrote to since it was opened has nothing to flush.
    */
   private unflushed = false;
+  /** force-share: this node's image locks let everyone do everything (read-only users only). */
+  forceShare = false;
   /** The node that opened this one implicitly (inline or from its header); reopens follow it. */
   inheritsFrom: BlockNode | undefined;
 

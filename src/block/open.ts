@@ -5,7 +5,6 @@
  * failure every node opened so far is closed again and nothing stays named.
  */
 import { open } from 'node:fs/promises';
-import { dirname, isAbsolute, join } from 'node:path';
 import { describeErrno } from '../util/errno.js';
 import { QmpError } from '../qmp/error.js';
 import { isDict, newDict, type QDict, type QValue } from '../qmp/json/value.js';
@@ -16,6 +15,7 @@ import type { GraphChange } from './graph-change.js';
 import type { BlockGraph } from './graph.js';
 import { BlockNode } from './node.js';
 import { DirtyBitmap } from './bitmap.js';
+import { nodeFilename, resolveBackingPath } from './filename.js';
 
 /** Members of BlockdevOptions that every driver has (the union's base). */
 export const BASE_OPTIONS = new Set([
@@ -52,26 +52,37 @@ function driverOptions(opts: QDict): QDict {
  * Opens the node described by `opts` (and its children); it is named and in the graph
  * when this returns. `inheritReadOnly` is the default for read-only when opts say nothing.
  */
-export async function openNode(scope: OpenScope, opts: QDict, inheritReadOnly: boolean): Promise<BlockNode> {
+export async function openNode(
+  scope: OpenScope,
+  opts: QDict,
+  inheritReadOnly: boolean,
+  inheritForceShare = false,
+): Promise<BlockNode> {
   const { graph, change } = scope;
   const driverName = opts.driver as string;
   const driver = findDriver(driverName);
   if (!driver) throw QmpError.generic(`Driver '${driverName}' is not supported by qmpd`);
   const readOnly = (opts['read-only'] as boolean | undefined) ?? inheritReadOnly;
-  if (opts['force-share'] === true && !readOnly) {
+  // force-share is inherited by implicit children, like read-only
+  const forceShare = (opts['force-share'] as boolean | undefined) ?? inheritForceShare;
+  if (forceShare && !readOnly) {
     throw QmpError.generic('force-share=on can only be used with read-only images');
+  }
+  if (opts['detect-zeroes'] === 'unmap' && opts.discard !== 'unmap') {
+    throw QmpError.generic('setting detect-zeroes to unmap is not allowed without setting discard operation to unmap');
   }
 
   let fileNode: BlockNode | undefined;
   if (!driver.protocol) {
     const fileRef = opts.file;
     if (fileRef === undefined) throw QmpError.generic("Parameter 'file' is missing");
-    fileNode = await resolveChild(scope, fileRef, readOnly);
+    fileNode = await resolveChild(scope, fileRef, readOnly, forceShare);
   }
 
   const requested = opts['node-name'] as string | undefined;
   if (requested !== undefined) graph.checkNewName(requested);
   const node = new BlockNode(requested ?? graph.autoName(), requested === undefined, driver, opts, readOnly);
+  node.forceShare = forceShare;
   let fileEdge: BdrvChild | undefined;
   if (fileNode) fileEdge = change.attach(node, 'file', fileNode);
   if (fileNode && typeof opts.file !== 'string') fileNode.inheritsFrom = node;
@@ -93,6 +104,7 @@ export async function openNode(scope: OpenScope, opts: QDict, inheritReadOnly: b
     const header = node.instance.backingReference?.() ?? null;
     node.backingFile = header?.filename ?? '';
     node.backingFormat = header?.format ?? '';
+    node.autoBackingFile = node.backingFile;
     const backingRef = opts.backing;
     if (backingRef === null) {
       // backing: null — the caller attaches one later (blockdev-snapshot)
@@ -104,6 +116,7 @@ export async function openNode(scope: OpenScope, opts: QDict, inheritReadOnly: b
       const backing = await openBackingFromHeader(scope, node, header.filename, header.format);
       change.attach(node, 'backing', backing);
       backing.inheritsFrom = node;
+      node.autoBackingFile = nodeFilename(backing);
     }
   }
   return node;
@@ -113,8 +126,9 @@ export async function openNode(scope: OpenScope, opts: QDict, inheritReadOnly: b
 async function loadStoredBitmaps(node: BlockNode): Promise<void> {
   if (!node.instance.loadBitmaps) return;
   for (const stored of await node.instance.loadBitmaps()) {
+    // a bitmap left in use by a crash is inconsistent and does not record (QEMU)
     const b = new DirtyBitmap(stored.name, stored.granularity, node.length(), {
-      recording: stored.enabled,
+      recording: stored.enabled && !stored.inconsistent,
       persistent: true,
     });
     b.restoreBits(stored.bits);
@@ -123,17 +137,15 @@ async function loadStoredBitmaps(node: BlockNode): Promise<void> {
   }
 }
 
-async function resolveChild(scope: OpenScope, ref: QValue, inheritReadOnly: boolean): Promise<BlockNode> {
+async function resolveChild(
+  scope: OpenScope,
+  ref: QValue,
+  inheritReadOnly: boolean,
+  inheritForceShare = false,
+): Promise<BlockNode> {
   if (typeof ref === 'string') return scope.graph.lookup(ref, ref);
   if (!isDict(ref)) throw QmpError.generic('Invalid child reference');
-  return openNode(scope, ref, inheritReadOnly);
-}
-
-/** bdrv_get_full_backing_filename(): a relative name is relative to the image's directory. */
-export function resolveBackingPath(imageFilename: string, backing: string): string {
-  if (isAbsolute(backing) || backing.includes('://') || imageFilename.startsWith('json:')) return backing;
-  const dir = dirname(imageFilename);
-  return dir === '.' ? backing : join(dir, backing);
+  return openNode(scope, ref, inheritReadOnly, inheritForceShare);
 }
 
 async function openBackingFromHeader(

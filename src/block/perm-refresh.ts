@@ -12,8 +12,10 @@ import {
   backingChildPerms,
   checkAllows,
   cumulative,
+  PERM_ALL,
   PERM_WRITE,
   PERM_WRITE_UNCHANGED,
+  rawChildPerms,
   storageChildPerms,
   type PermPair,
 } from './permissions.js';
@@ -21,6 +23,9 @@ import { QmpError } from '../qmp/error.js';
 
 function childPerms(node: BlockNode, edgeName: string, cum: PermPair): PermPair {
   if (edgeName === 'backing') return backingChildPerms(cum);
+  if (node.driver.name === 'raw') {
+    return rawChildPerms(cum, node.options.offset !== undefined || node.options.size !== undefined);
+  }
   return storageChildPerms(cum, !node.readOnly);
 }
 
@@ -65,6 +70,8 @@ export function refreshPerms(change: GraphChange, locks: ImageLocks, start: Iter
     locks.check(node, cum);
     for (const edge of node.children.values()) {
       const next = childPerms(node, edge.edgeName, cum);
+      // bdrv_child_perm(): a force-share child is shared with everyone
+      if (edge.child.forceShare) next.shared = PERM_ALL;
       if (next.perm !== edge.perm || next.shared !== edge.shared) change.setPerms(edge, next.perm, next.shared);
     }
   }

@@ -69,6 +69,20 @@ export function filterChildPerms(parent: PermPair): PermPair {
   return { perm: parent.perm, shared: parent.shared };
 }
 
+/**
+ * raw's `file` child (raw_child_perm): a filter without offset/size; with a window
+ * a data child (no one else may resize it). Either way write and resize are taken
+ * only when a parent needs them, so read-only raw nodes can share a file.
+ */
+export function rawChildPerms(parent: PermPair, window: boolean): PermPair {
+  if (!window) return filterChildPerms(parent);
+  let perm = parent.perm;
+  if (perm & PERM_WRITE_UNCHANGED) perm |= PERM_WRITE;
+  if (perm & PERM_WRITE) perm |= PERM_RESIZE;
+  perm = (perm & ~(PERM_WRITE | PERM_RESIZE)) | (parent.perm & (PERM_WRITE | PERM_RESIZE));
+  return { perm, shared: parent.shared & ~PERM_RESIZE };
+}
+
 /** Cumulative permissions of a node: union of its parents' perms, intersection of their shared sets. */
 export function cumulative(edges: Iterable<PermPair>): PermPair {
   let perm = 0;

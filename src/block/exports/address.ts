@@ -7,8 +7,11 @@ import type { NbdListenAddress } from './nbd/index.js';
 const NBD_DEFAULT_PORT = 10809;
 
 function inet(host: string, port: string): NbdListenAddress {
-  const n = port === '' ? NBD_DEFAULT_PORT : Number(port);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw QmpError.generic(`Port '${port}' is invalid`);
+  if (port !== '' && !/^[0-9]+$/.test(port)) {
+    throw QmpError.generic(`address resolution failed for ${host}:${port}: Servname not supported for ai_socktype`);
+  }
+  // getaddrinfo() keeps the low 16 bits of a numeric service, so 99999 is port 34463 in QEMU
+  const n = port === '' ? NBD_DEFAULT_PORT : Number(port) % 65536;
   return { kind: 'tcp', host, port: n };
 }
 
@@ -18,6 +21,8 @@ export function fromSocketAddress(a: SocketAddress): NbdListenAddress {
       return { kind: 'unix', path: a.path };
     case 'inet':
       return inet(a.host, a.port);
+    case 'fd':
+      throw QmpError.generic('only QEMU supports file descriptor passing');
     default:
       throw QmpError.generic(`Socket address type '${a.type}' is not supported by qmpd`);
   }
@@ -29,6 +34,8 @@ export function fromLegacyAddress(a: SocketAddressLegacy): NbdListenAddress {
       return { kind: 'unix', path: a.data.path };
     case 'inet':
       return inet(a.data.host, a.data.port);
+    case 'fd':
+      throw QmpError.generic('only QEMU supports file descriptor passing');
     default:
       throw QmpError.generic(`Socket address type '${a.type}' is not supported by qmpd`);
   }

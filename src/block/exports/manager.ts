@@ -5,6 +5,7 @@
  */
 import type { Logger } from 'pino';
 import { QmpError } from '../../qmp/error.js';
+import { describeErrno } from '../../util/errno.js';
 import type { EventBus } from '../../qmp/events.js';
 import { BlockBackend } from '../backend.js';
 import { CHECK_ALLOW_RO, checkBitmap } from '../bitmap-ops.js';
@@ -81,7 +82,7 @@ export class ExportManager {
     try {
       this.nbd = await NbdServer.start({ address, maxConnections, log: this.log.child({ component: 'nbd' }) });
     } catch (err) {
-      throw QmpError.generic(`Failed to bind socket: ${(err as Error).message}`, { cause: err });
+      throw QmpError.generic(bindError(address, err), { cause: err });
     }
   }
 
@@ -89,7 +90,8 @@ export class ExportManager {
   async stopNbd(): Promise<void> {
     const server = this.nbd;
     if (!server) throw QmpError.generic('NBD server not running');
-    for (const exp of this.list()) if (exp.type === 'nbd') await this.remove(exp, 'hard');
+    // in creation order, as QEMU announces them
+    for (const exp of [...this.exports.values()]) if (exp.type === 'nbd') await this.remove(exp, 'hard');
     this.nbd = undefined;
     await server.close();
   }
@@ -178,12 +180,22 @@ export class ExportManager {
 
   /** Daemon shutdown (quit): every export goes, announced, then the server. */
   async shutdown(): Promise<void> {
-    for (const exp of this.list()) {
+    for (const exp of [...this.exports.values()]) {
       if (!exp.shuttingDown) await this.remove(exp, 'hard');
     }
     if (this.nbd) await this.nbd.close();
     this.nbd = undefined;
   }
+}
+
+/** QEMU's texts for a listen that fails (util/qemu-sockets.c). */
+function bindError(address: NbdListenAddress, err: unknown): string {
+  if (address.kind === 'unix') return `Failed to bind socket to ${address.path}: ${describeErrno(err)}`;
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
+    return `address resolution failed for ${address.host}:${address.port}: Name or service not known`;
+  }
+  return `Failed to find an available port: ${describeErrno(err)}`;
 }
 
 /** A bitmap on the node or anywhere down its backing chain (as QEMU searches). */

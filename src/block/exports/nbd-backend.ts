@@ -32,6 +32,8 @@ export class GraphNbdBackend implements NbdExportBackend {
   readonly bitmaps: readonly string[];
   private readonly bitmapByName: Map<string, DirtyBitmap>;
   private readonly writethrough: boolean;
+  /** QEMU fixes an export's size when it is created; a snapshot does not change it. */
+  private readonly fixedSize: number;
 
   constructor(
     private readonly bb: BlockBackend,
@@ -46,6 +48,7 @@ export class GraphNbdBackend implements NbdExportBackend {
     this.allocationDepthEnabled = opts.allocationDepth;
     this.bitmaps = opts.bitmaps.map((b) => b.name);
     this.bitmapByName = new Map(opts.bitmaps.map((b) => [b.name, b]));
+    this.fixedSize = bb.length();
   }
 
   private get node(): BlockNode {
@@ -53,7 +56,7 @@ export class GraphNbdBackend implements NbdExportBackend {
   }
 
   size(): number {
-    return this.node.length();
+    return this.fixedSize;
   }
 
   beginRequest(): void | Promise<void> {

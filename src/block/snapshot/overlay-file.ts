@@ -98,6 +98,11 @@ async function nodeUsingFile(graph: BlockGraph, identity: string): Promise<strin
 
 export async function createOverlayFile(graph: BlockGraph, req: OverlayFileRequest): Promise<OverlayFile> {
   checkOverlayFormat(req.format);
+  // bdrv_img_create()'s own checks of the backing name
+  if (req.path === req.backingFile) {
+    throw QmpError.generic('Error: Trying to create an image with the same filename as the backing file');
+  }
+  if (req.backingFile === '') throw QmpError.generic('Expected backing file name, got empty string');
   const couldNot = (err: unknown) =>
     QmpError.generic(`Could not create '${req.path}': ${describeErrno(err)}`, { cause: err });
   let existed = false;

@@ -1,10 +1,13 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BlockBackend } from '../../../src/block/backend.js';
 import { blockdevAdd, blockdevDel } from '../../../src/block/blockdev.js';
 import '../../../src/block/drivers/index.js';
+import { formatQcow2 } from '../../../src/block/drivers/qcow2/create.js';
+import { HostFileIo } from '../../../src/block/host-file-io.js';
 import { GraphChange } from '../../../src/block/graph-change.js';
 import { BlockGraph } from '../../../src/block/graph.js';
 import { blockDeviceInfo, blockGraphInfo } from '../../../src/block/info.js';
@@ -20,15 +23,21 @@ function dict(o: Record<string, unknown>): QDict {
 describe('BlockGraph', () => {
   let dir: string;
   let graph: BlockGraph;
-  beforeEach(() => {
+  beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'graph-'));
     writeFileSync(join(dir, 'r.img'), Buffer.alloc(1 << 20));
+    const handle = await open(join(dir, 'q.qcow2'), 'w+');
+    await formatQcow2(new HostFileIo('q', handle, 0), { size: 1 << 20 });
+    await handle.close();
     graph = new BlockGraph(silentLogger());
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   const raw = (name: string, extra: Record<string, unknown> = {}) =>
     dict({ driver: 'raw', 'node-name': name, file: dict({ driver: 'file', filename: join(dir, 'r.img') }), ...extra });
+  // a format node writes its metadata whenever it is writable, whoever its parents are
+  const qcow2 = (name: string, extra: Record<string, unknown> = {}) =>
+    dict({ driver: 'qcow2', 'node-name': name, file: dict({ driver: 'file', filename: join(dir, 'q.qcow2') }), ...extra });
 
   it('names implicit children #blockNNN and lists nodes newest first', async () => {
     await blockdevAdd(graph, raw('r1'));
@@ -57,9 +66,9 @@ describe('BlockGraph', () => {
   });
 
   it('reports a permission conflict between two writers of one file node as QEMU does', async () => {
-    await blockdevAdd(graph, dict({ driver: 'file', 'node-name': 'f', filename: join(dir, 'r.img') }));
-    await blockdevAdd(graph, dict({ driver: 'raw', 'node-name': 'a', file: 'f' }));
-    await expect(blockdevAdd(graph, dict({ driver: 'raw', 'node-name': 'b', file: 'f' }))).rejects.toThrow(
+    await blockdevAdd(graph, dict({ driver: 'file', 'node-name': 'f', filename: join(dir, 'q.qcow2') }));
+    await blockdevAdd(graph, dict({ driver: 'qcow2', 'node-name': 'a', file: 'f' }));
+    await expect(blockdevAdd(graph, dict({ driver: 'qcow2', 'node-name': 'b', file: 'f' }))).rejects.toThrow(
       "Permission conflict on node 'f': permissions 'write, resize' are both required by node 'a' (uses node 'f' as 'file' child) and unshared by node 'b' (uses node 'f' as 'file' child).",
     );
     expect(graph.findNode('b')).toBeUndefined();
@@ -67,14 +76,21 @@ describe('BlockGraph', () => {
   });
 
   it('refuses a second writer of the same image file with QEMU lock texts', async () => {
-    await blockdevAdd(graph, raw('a'));
-    await expect(blockdevAdd(graph, raw('b'))).rejects.toThrow('Failed to get "write" lock');
-    await expect(blockdevAdd(graph, raw('c', { 'read-only': true }))).rejects.toThrow('Failed to get shared "write" lock');
+    await blockdevAdd(graph, qcow2('a'));
+    await expect(blockdevAdd(graph, qcow2('b'))).rejects.toThrow('Failed to get "write" lock');
+    await expect(blockdevAdd(graph, qcow2('c', { 'read-only': true }))).rejects.toThrow('Failed to get shared "write" lock');
+  });
+
+  it('lets raw nodes without writers share a file, as raw takes only what its parents need', async () => {
+    await blockdevAdd(graph, dict({ driver: 'file', 'node-name': 'f', filename: join(dir, 'r.img') }));
+    await blockdevAdd(graph, dict({ driver: 'raw', 'node-name': 'a', file: 'f' }));
+    await blockdevAdd(graph, dict({ driver: 'raw', 'node-name': 'b', file: 'f', 'read-only': true }));
+    expect(graph.findNode('f')!.parents).toHaveLength(2);
   });
 
   it('refuses a writer on a read-only node', async () => {
-    await blockdevAdd(graph, dict({ driver: 'file', 'node-name': 'f', filename: join(dir, 'r.img'), 'read-only': true }));
-    await expect(blockdevAdd(graph, dict({ driver: 'raw', 'node-name': 'w', file: 'f' }))).rejects.toThrow('Block node is read-only');
+    await blockdevAdd(graph, dict({ driver: 'file', 'node-name': 'f', filename: join(dir, 'q.qcow2'), 'read-only': true }));
+    await expect(blockdevAdd(graph, dict({ driver: 'qcow2', 'node-name': 'w', file: 'f' }))).rejects.toThrow('Block node is read-only');
   });
 
   it('deletes only monitor-owned nodes without users, with QEMU texts', async () => {
@@ -90,7 +106,7 @@ describe('BlockGraph', () => {
   });
 
   it('computes edge permissions as QEMU 7.2 shows them', async () => {
-    await blockdevAdd(graph, raw('a'));
+    await blockdevAdd(graph, qcow2('a'));
     const info = blockGraphInfo(graph);
     const edge = info.edges.find((e) => e.name === 'file')!;
     expect(edge.perm).toEqual(['consistent-read', 'write', 'resize']);
@@ -98,7 +114,7 @@ describe('BlockGraph', () => {
   });
 
   it('gives an export-like backend write access and refuses it on a read-only node', async () => {
-    await blockdevAdd(graph, raw('a', { 'read-only': true }));
+    await blockdevAdd(graph, qcow2('a', { 'read-only': true }));
     const node = graph.findNode('a')!;
     const bb = new BlockBackend('', PERM_CONSISTENT_READ | PERM_WRITE, PERM_ALL & ~8);
     const change = new GraphChange();
