@@ -17,6 +17,7 @@ import { QMP_CAPABILITIES } from './qmp/session.js';
 import { BlockGraph } from './block/graph.js';
 import { closeAll } from './block/lifecycle.js';
 import { registerBlockCommands } from './qmp/commands/block.js';
+import { registerMaintenanceCommands } from './qmp/commands/block-maintenance.js';
 import { registerTransactionCommands } from './qmp/commands/transaction.js';
 import { registerExportCommands } from './qmp/commands/exports.js';
 import { ExportManager } from './block/exports/manager.js';
@@ -62,6 +63,7 @@ export class Daemon {
     this.startedGate = new Promise((resolve) => (this.markStarted = resolve));
     if (!opts.greetAfterStartup) this.started();
     this.graph = new BlockGraph(this.log.child({ component: 'block' }));
+    this.graph.emit = (event, data) => this.events.emit(event, data);
     this.metrics.setBlockSources({
       nodes: () => this.graph.size,
       exports: () => this.exports.list().length,
@@ -73,6 +75,7 @@ export class Daemon {
     });
     registerControlCommands(this.registry, { beforeQuit: () => this.exports.shutdown() });
     registerBlockCommands(this.registry, this.graph);
+    registerMaintenanceCommands(this.registry, this.graph);
     registerTransactionCommands(this.registry, this.graph, {
       committed: () => this.metrics.transaction('committed'),
       aborted: () => this.metrics.transaction('aborted'),

@@ -39,7 +39,7 @@ export async function openAndAttach(
   const change = new GraphChange();
   const scope: OpenScope = { graph, change, opened: [] };
   try {
-    const node = await openNode(scope, opts, inheritReadOnly);
+    const node = await openNode(scope, opts, { readOnly: inheritReadOnly });
     attach(node, change);
     refreshPerms(change, graph.locks, scope.opened);
     change.commit();

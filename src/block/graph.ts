@@ -91,7 +91,12 @@ export class BlockGraph {
     return name;
   }
 
+  /** Where nodes announce events (BLOCK_WRITE_THRESHOLD); set by the daemon. */
+  emit: ((event: string, data: Record<string, unknown>) => void) | undefined;
+
   add(node: BlockNode): void {
+    node.onWriteThreshold = (n, exceeded, threshold) =>
+      this.emit?.('BLOCK_WRITE_THRESHOLD', { 'node-name': n.nodeName, 'amount-exceeded': exceeded, 'write-threshold': threshold });
     this.nodes.set(node.nodeName, node);
     this.locks.register(node);
   }

@@ -86,7 +86,6 @@ export async function blockDeviceInfo(
   const image = flat ? await cache.image(node) : await cache.chain(node);
   let depth = 0;
   if (!flat) for (let n = node.backing?.child; n; n = n.backing?.child) depth++;
-  const cacheOpts = node.options.cache as { direct?: boolean; 'no-flush'?: boolean } | undefined;
   // members in QAPI order: the encoder derives QEMU's wire order from it
   const out = {
     file: nodeFilename(node),
@@ -104,7 +103,7 @@ export async function blockDeviceInfo(
     iops_rd: 0,
     iops_wr: 0,
     image,
-    cache: { writeback: true, direct: cacheOpts?.direct ?? false, 'no-flush': cacheOpts?.['no-flush'] ?? false },
+    cache: { writeback: true, direct: node.cache.direct, 'no-flush': node.cache.noFlush },
     write_threshold: node.writeThreshold,
   } satisfies BlockDeviceInfo as BlockDeviceInfo;
   if (node.bitmaps.length > 0) {

@@ -42,13 +42,20 @@ export class BlockNode implements NodeParent {
    * filename was chosen by the user, and the node's filename then spells it out.
    */
   autoBackingFile = '';
+  /** block-set-write-threshold, as QEMU prints it back (int64); 0 = none. */
   writeThreshold = 0;
+  /** Highest byte offset written so far (query-blockstats). */
+  wrHighestOffset = 0;
+  /** Announces BLOCK_WRITE_THRESHOLD (set by the graph). */
+  onWriteThreshold: ((node: BlockNode, exceeded: number, threshold: number) => void) | undefined;
   closed = false;
   /**
    * Writes since the last flush. Like QEMU's write_gen/flushed_gen, a node nobody
    * wrote to since it was opened has nothing to flush.
    */
   private unflushed = false;
+  /** cache.direct / cache.no-flush in effect (inherited by implicit children). */
+  cache = { direct: false, noFlush: false };
   /** force-share: this node's image locks let everyone do everything (read-only users only). */
   forceShare = false;
   /** The node that opened this one implicitly (inline or from its header); reopens follow it. */
@@ -132,7 +139,8 @@ export class BlockNode implements NodeParent {
 
   /** A flush with nothing written since the last one is a no-op (snapshots flush often). */
   async flush(): Promise<void> {
-    if (!this.instance.flush || !this.unflushed) return;
+    // cache.no-flush: flushes are ignored (QEMU's BDRV_O_NO_FLUSH)
+    if (!this.instance.flush || !this.unflushed || this.cache.noFlush) return;
     this.unflushed = false;
     this.inFlight.inc();
     try {
@@ -183,6 +191,14 @@ export class BlockNode implements NodeParent {
 
   private markDirty(offset: number, length: number): void {
     this.unflushed = true;
+    const end = offset + length;
+    if (end > this.wrHighestOffset) this.wrHighestOffset = end;
+    // the threshold fires once, on the first write that crosses it (compared unsigned)
+    const threshold = this.writeThreshold < 0 ? this.writeThreshold + 2 ** 64 : this.writeThreshold;
+    if (this.writeThreshold !== 0 && end > threshold) {
+      this.writeThreshold = 0;
+      this.onWriteThreshold?.(this, end - threshold, threshold);
+    }
     for (const b of this.bitmaps) if (b.recording) b.setRange(offset, length);
   }
 }

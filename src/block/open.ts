@@ -52,19 +52,35 @@ function driverOptions(opts: QDict): QDict {
  * Opens the node described by `opts` (and its children); it is named and in the graph
  * when this returns. `inheritReadOnly` is the default for read-only when opts say nothing.
  */
-export async function openNode(
-  scope: OpenScope,
-  opts: QDict,
-  inheritReadOnly: boolean,
-  inheritForceShare = false,
-): Promise<BlockNode> {
+/** What an implicitly opened child takes from its parent when its own options say nothing. */
+export interface Inherited {
+  readOnly: boolean;
+  forceShare?: boolean;
+  cache?: CacheMode;
+}
+
+export interface CacheMode {
+  direct: boolean;
+  noFlush: boolean;
+}
+
+function cacheMode(opts: QDict, inherited: CacheMode | undefined): CacheMode {
+  const c = isDict(opts.cache) ? opts.cache : undefined;
+  return {
+    direct: (c?.direct as boolean | undefined) ?? inherited?.direct ?? false,
+    noFlush: (c?.['no-flush'] as boolean | undefined) ?? inherited?.noFlush ?? false,
+  };
+}
+
+export async function openNode(scope: OpenScope, opts: QDict, inherit: Inherited): Promise<BlockNode> {
   const { graph, change } = scope;
   const driverName = opts.driver as string;
   const driver = findDriver(driverName);
   if (!driver) throw QmpError.generic(`Driver '${driverName}' is not supported by qmpd`);
-  const readOnly = (opts['read-only'] as boolean | undefined) ?? inheritReadOnly;
-  // force-share is inherited by implicit children, like read-only
-  const forceShare = (opts['force-share'] as boolean | undefined) ?? inheritForceShare;
+  const readOnly = (opts['read-only'] as boolean | undefined) ?? inherit.readOnly;
+  // force-share and the cache mode are inherited by implicit children, like read-only
+  const forceShare = (opts['force-share'] as boolean | undefined) ?? inherit.forceShare ?? false;
+  const cache = cacheMode(opts, inherit.cache);
   if (forceShare && !readOnly) {
     throw QmpError.generic('force-share=on can only be used with read-only images');
   }
@@ -76,13 +92,14 @@ export async function openNode(
   if (!driver.protocol) {
     const fileRef = opts.file;
     if (fileRef === undefined) throw QmpError.generic("Parameter 'file' is missing");
-    fileNode = await resolveChild(scope, fileRef, readOnly, forceShare);
+    fileNode = await resolveChild(scope, fileRef, { readOnly, forceShare, cache });
   }
 
   const requested = opts['node-name'] as string | undefined;
   if (requested !== undefined) graph.checkNewName(requested);
   const node = new BlockNode(requested ?? graph.autoName(), requested === undefined, driver, opts, readOnly);
   node.forceShare = forceShare;
+  node.cache = cache;
   let fileEdge: BdrvChild | undefined;
   if (fileNode) fileEdge = change.attach(node, 'file', fileNode);
   if (fileNode && typeof opts.file !== 'string') fileNode.inheritsFrom = node;
@@ -109,11 +126,11 @@ export async function openNode(
     if (backingRef === null) {
       // backing: null — the caller attaches one later (blockdev-snapshot)
     } else if (backingRef !== undefined) {
-      const backing = await resolveChild(scope, backingRef, true);
+      const backing = await resolveChild(scope, backingRef, { readOnly: true, cache });
       change.attach(node, 'backing', backing);
       if (typeof backingRef !== 'string') backing.inheritsFrom = node;
     } else if (header) {
-      const backing = await openBackingFromHeader(scope, node, header.filename, header.format);
+      const backing = await openBackingFromHeader(scope, node, header.filename, header.format, cache);
       change.attach(node, 'backing', backing);
       backing.inheritsFrom = node;
       node.autoBackingFile = nodeFilename(backing);
@@ -137,15 +154,10 @@ async function loadStoredBitmaps(node: BlockNode): Promise<void> {
   }
 }
 
-async function resolveChild(
-  scope: OpenScope,
-  ref: QValue,
-  inheritReadOnly: boolean,
-  inheritForceShare = false,
-): Promise<BlockNode> {
+async function resolveChild(scope: OpenScope, ref: QValue, inherit: Inherited): Promise<BlockNode> {
   if (typeof ref === 'string') return scope.graph.lookup(ref, ref);
   if (!isDict(ref)) throw QmpError.generic('Invalid child reference');
-  return openNode(scope, ref, inheritReadOnly, inheritForceShare);
+  return openNode(scope, ref, inherit);
 }
 
 async function openBackingFromHeader(
@@ -153,6 +165,7 @@ async function openBackingFromHeader(
   node: BlockNode,
   filename: string,
   format: string | undefined,
+  cache: CacheMode,
 ): Promise<BlockNode> {
   const imageFile = node.file?.child.instance.filename?.() ?? '';
   const path = resolveBackingPath(imageFile, filename);
@@ -162,7 +175,7 @@ async function openBackingFromHeader(
   const opts = newDict();
   opts.driver = format || (await probeFormat(path));
   opts.file = file;
-  return openNode(scope, opts, true);
+  return openNode(scope, opts, { readOnly: true, cache });
 }
 
 /** A backing file named without its format: qcow2 if it says so, else raw (QEMU probes the same way). */

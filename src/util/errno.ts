@@ -23,6 +23,6 @@ const STRERROR: Record<string, string> = {
 };
 
 export function describeErrno(e: unknown): string {
-  const err = e as NodeJS.ErrnoException;
-  return (err?.code && STRERROR[err.code]) ?? (err instanceof Error ? err.message : String(e));
+  const err = e as { code?: string } | undefined;
+  return (err?.code && STRERROR[err.code]) ?? (e instanceof Error ? e.message : String(e));
 }

@@ -6,6 +6,8 @@
 import type { Logger } from 'pino';
 import { QmpError } from '../../qmp/error.js';
 import { describeErrno } from '../../util/errno.js';
+import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import type { EventBus } from '../../qmp/events.js';
 import { BlockBackend } from '../backend.js';
 import { CHECK_ALLOW_RO, checkBitmap } from '../bitmap-ops.js';
@@ -190,7 +192,11 @@ export class ExportManager {
 
 /** QEMU's texts for a listen that fails (util/qemu-sockets.c). */
 function bindError(address: NbdListenAddress, err: unknown): string {
-  if (address.kind === 'unix') return `Failed to bind socket to ${address.path}: ${describeErrno(err)}`;
+  if (address.kind === 'unix') {
+    // libuv reports a missing directory as EACCES; bind(2) said ENOENT
+    const missingDir = !existsSync(dirname(resolve(address.path)));
+    return `Failed to bind socket to ${address.path}: ${describeErrno(missingDir ? { code: 'ENOENT' } : err)}`;
+  }
   const code = (err as NodeJS.ErrnoException).code;
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
     return `address resolution failed for ${address.host}:${address.port}: Name or service not known`;

@@ -33,6 +33,14 @@ export const qcow2Errors = {
   l1TooSmall: () => g('L1 table is too small'),
   imageTooBig: () => g('Image is too big'),
   snapshotOffset: () => g('Snapshot table offset invalid'),
+  snapshotExtraData: (i: number) => g(`Too much extra metadata in snapshot table entry ${i}`),
+  snapshotTableTooBig: () => g('Snapshot table is too big'),
+  snapshotL1TooLarge: () => g('Snapshot L1 table too large'),
+  snapshotL1Offset: () => g('Snapshot L1 table offset invalid'),
+  snapshotNotFound: () => g("Can't find the snapshot"),
+  resizeV2WithSnapshots: () => g("Can't resize a v2 image which has snapshots"),
+  /** EFBIG: too many snapshots, or a snapshot table past QEMU's size limit */
+  fileTooLarge: () => QmpError.io('EFBIG', 'File too large'),
   extensionTooLarge: () => g('Header extension too large'),
   backingFormatTooLong: (len: number) =>
     g(`ERROR: ext_backing_format: len=${len} too large (>=16)`),
@@ -52,12 +60,8 @@ export const qcow2Errors = {
       'qcow2: Image has the dirty bit set (lazy refcounts were in use); ' +
         "repair it with 'qemu-img check -r all' before opening it read/write",
     ),
-  snapshotsReadWrite: () =>
-    g('qcow2: images with internal snapshots can only be opened read-only'),
   zstdRead: () => g('qcow2: reading zstd-compressed clusters is not supported'),
   decompress: (guest: number) => g(`qcow2: Could not decompress cluster at guest offset ${hex(guest)}`),
-  sharedL2: () => g('qcow2: writing through an L2 table shared with a snapshot is not supported'),
-  shrink: () => g('qcow2: shrinking images is not supported'),
   refcountOverflow: (cluster: number) => g(`qcow2: refcount of cluster ${cluster} would overflow`),
   corrupt: (what: string) => g(`qcow2: Image is corrupt: ${what}`),
   bitmapsNeedV3: () => g('qcow2: persistent bitmaps need a v3 image (compat=1.1)'),

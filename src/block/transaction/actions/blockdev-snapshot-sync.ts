@@ -138,7 +138,8 @@ function create(data: QDict, ctx: ActionContext) {
       fileOpts.filename = a['snapshot-file'];
       opts.file = fileOpts;
       opts.backing = null;
-      snap.append(await openNode({ ...scope, hostPaths }, opts, old.readOnly));
+      // the overlay is opened with the old node's flags (read-only, cache mode)
+      snap.append(await openNode({ ...scope, hostPaths }, opts, { readOnly: old.readOnly, cache: old.cache }));
     },
     async commit() {
       await file?.keep();

@@ -1,0 +1,138 @@
+/**
+ * Changing nodes in place: block_resize, block-set-write-threshold,
+ * blockdev-reopen and change-backing-file, with QEMU 7.2's checks and texts.
+ */
+import { QmpError } from '../qmp/error.js';
+import { isDict, type QDict } from '../qmp/json/value.js';
+import { BlockBackend } from './backend.js';
+import { busyReason } from './blockdev.js';
+import { drainedBegin } from './drain.js';
+import { GraphChange } from './graph-change.js';
+import type { BlockGraph } from './graph.js';
+import type { BlockNode } from './node.js';
+import { refreshPerms } from './perm-refresh.js';
+import { PERM_ALL, PERM_RESIZE } from './permissions.js';
+
+export function blockResize(graph: BlockGraph, device: string | undefined, nodeName: string | undefined, size: number): Promise<void> {
+  return graph.mutex.run(async () => {
+    const node = graph.lookup(device, nodeName);
+    if (size < 0) throw QmpError.generic("Parameter 'size' expects a >0 size");
+    if (busyReason(node)) throw QmpError.generic(`Device '${device ?? ''}' is in use`);
+    // a temporary user that asks to resize, so that permissions and locks decide
+    const user = new BlockBackend('', PERM_RESIZE, PERM_ALL);
+    const change = new GraphChange();
+    change.link(user.attach(node));
+    try {
+      refreshPerms(change, graph.locks, [node]);
+    } catch (err) {
+      change.abort();
+      throw err;
+    }
+    const section = await drainedBegin([node]);
+    try {
+      if (size !== node.instance.length()) await node.truncate(size);
+    } finally {
+      section.end();
+      change.abort(); // the temporary user goes, and every permission with it
+    }
+  });
+}
+
+/** uint64 as QEMU prints it back through an int64 member: 2^64-1 is -1. */
+function asInt64(v: number | bigint): number {
+  if (typeof v === 'number') return v;
+  return Number(BigInt.asIntN(64, v));
+}
+
+export function setWriteThreshold(graph: BlockGraph, nodeName: string, threshold: number | bigint): void {
+  const node = graph.findNode(nodeName);
+  if (!node) throw QmpError.generic(`Device '${nodeName}' not found`);
+  node.writeThreshold = asInt64(threshold);
+}
+
+/** Options of an existing node that blockdev-reopen may not change. */
+const FIXED_OPTIONS = ['driver', 'filename', 'offset', 'size', 'locking', 'aio'];
+
+function checkSame(node: BlockNode, opts: QDict): void {
+  for (const key of FIXED_OPTIONS) {
+    const now = node.options[key];
+    const asked = opts[key];
+    if (asked !== undefined && now !== undefined && JSON.stringify(asked) !== JSON.stringify(now)) {
+      throw QmpError.generic(`Cannot change the option '${key}'`);
+    }
+  }
+}
+
+/**
+ * blockdev-reopen: every listed node (and the children given inline) takes the new
+ * options; options left out go back to their defaults, as QEMU does (read-only: off).
+ */
+export function blockdevReopen(graph: BlockGraph, list: QDict[]): Promise<void> {
+  return graph.mutex.run(async () => {
+    const plan: { node: BlockNode; readOnly: boolean }[] = [];
+    const collect = (node: BlockNode, opts: QDict, inheritedRo: boolean | undefined) => {
+      checkSame(node, opts);
+      const readOnly = (opts['read-only'] as boolean | undefined) ?? inheritedRo ?? false;
+      plan.push({ node, readOnly });
+      const file = opts.file;
+      if (node.file && isDict(file)) collect(node.file.child, file, readOnly);
+      else if (node.file && file === undefined && node.file.child.inheritsFrom === node) {
+        plan.push({ node: node.file.child, readOnly });
+      }
+    };
+    for (const opts of list) {
+      const name = opts['node-name'] as string | undefined;
+      if (name === undefined) throw QmpError.generic('node-name not specified');
+      const node = graph.findNode(name);
+      if (!node) throw QmpError.generic(`Failed to find node with node-name='${name}'`);
+      collect(node, opts, undefined);
+    }
+    const change = new GraphChange();
+    for (const { node, readOnly } of plan) if (node.readOnly !== readOnly) change.setReadOnly(node, readOnly);
+    try {
+      refreshPerms(change, graph.locks, plan.map((p) => p.node));
+    } catch (err) {
+      change.abort();
+      throw err;
+    }
+    const section = await drainedBegin(plan.map((p) => p.node));
+    try {
+      for (const { node, readOnly } of plan) {
+        if (readOnly) await node.flush();
+        await node.instance.reopen?.(readOnly);
+      }
+    } finally {
+      section.end();
+    }
+    change.commit();
+  });
+}
+
+export function changeBackingFile(graph: BlockGraph, device: string, imageNodeName: string, backingFile: string): Promise<void> {
+  return graph.mutex.run(async () => {
+    const top = graph.lookup(device, device);
+    const image = graph.lookup(undefined, imageNodeName);
+    if (!image.backing) throw QmpError.generic('not allowing backing file change on an image without a backing file');
+    let inChain = false;
+    for (let n: BlockNode | undefined = top; n; n = n.backing?.child) if (n === image) inChain = true;
+    if (!inChain) throw QmpError.generic(`'${device}' and image file are not in the same chain`);
+    const format = image.driver.name;
+    if (!image.instance.setBackingReference) {
+      throw QmpError.generic(`Could not change backing file to '${backingFile}': Operation not supported`);
+    }
+    // QEMU reopens a read-only image read-write for the header write, and back
+    const wasReadOnly = image.readOnly;
+    try {
+      if (wasReadOnly) await image.instance.reopen?.(false);
+      await image.instance.setBackingReference(backingFile, format);
+    } catch (err) {
+      const why = err instanceof QmpError ? err.desc : String(err);
+      throw QmpError.generic(`Could not change backing file to '${backingFile}': ${why}`, { cause: err });
+    } finally {
+      if (wasReadOnly) await image.instance.reopen?.(true);
+    }
+    image.backingFile = backingFile;
+    image.backingFormat = format;
+    image.autoBackingFile = backingFile;
+  });
+}
