@@ -1,14 +1,14 @@
-// NBD server throughput: qemu-img bench against qmpd's NbdServer (serving a
-// raw file through the test file backend, scripts/bench/nbd-serve.mjs) and
-// against qemu-storage-daemon exporting the same kind of file.
+// NBD exports, qmpd vs QSD, each exporting the same kind of 1 GiB image with
+// qemu-img bench as the client: sequential 1 MiB writes and reads at queue
+// depth 16 and scattered 4 KiB reads, on qcow2 and on raw; then the latency of
+// a snapshot transaction while qemu-img bench writes through the export.
 // Env: BENCH_NBD_SIZE_MIB (default 1024), BENCH_NBD_RUNS (default 3, median kept).
-import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, openSync, closeSync, writeSync, rmSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { hasQsd, line, median, startDaemon } from './lib.mjs';
+import { hasQsd, line, median, Qmp, startDaemon } from './lib.mjs';
 
 const exec = promisify(execFile);
 const MiB = 1024 * 1024;
@@ -16,18 +16,11 @@ const SIZE_MIB = Number(process.env.BENCH_NBD_SIZE_MIB ?? 1024);
 const RUNS = Number(process.env.BENCH_NBD_RUNS ?? 3);
 
 const CASES = [
-  { label: 'sequential write 1 MiB, qd 16', unit: 'MiB/s', args: ['-w', '--pattern=165', '-s', '1M', '-d', '16'], count: 4 * SIZE_MIB, bytes: MiB },
-  { label: 'sequential read 1 MiB, qd 16', unit: 'MiB/s', args: ['-s', '1M', '-d', '16'], count: 4 * SIZE_MIB, bytes: MiB },
-  // qemu-img bench has no random mode: a 1 MiB + 4 KiB stride scatters the reads over the file.
-  { label: 'scattered read 4 KiB, qd 16', unit: 'IOPS', args: ['-s', '4k', '-S', String(MiB + 4096), '-d', '16'], count: 200_000, bytes: 0 },
+  { label: 'sequential write 1 MiB, qd 16', unit: 'MiB/s', args: ['-w', '--pattern=165', '-s', '1M', '-d', '16'], count: SIZE_MIB, bytes: MiB },
+  { label: 'sequential read 1 MiB, qd 16', unit: 'MiB/s', args: ['-s', '1M', '-d', '16'], count: 2 * SIZE_MIB, bytes: MiB },
+  // qemu-img bench has no random mode: a 1 MiB + 4 KiB stride scatters the reads over the disk
+  { label: 'scattered read 4 KiB, qd 16', unit: 'IOPS', args: ['-s', '4k', '-S', String(MiB + 4096), '-d', '16'], count: 100_000, bytes: 0 },
 ];
-
-function makeImage(path) {
-  const fd = openSync(path, 'w');
-  const block = randomBytes(MiB);
-  for (let i = 0; i < SIZE_MIB; i++) writeSync(fd, block, 0, MiB, i * MiB);
-  closeSync(fd);
-}
 
 async function waitFor(path) {
   const deadline = Date.now() + 10_000;
@@ -43,64 +36,76 @@ async function benchOnce(uri, c) {
   return c.bytes ? (c.count * c.bytes) / MiB / secs : c.count / secs;
 }
 
-async function measure(uri) {
-  const out = [];
-  for (const c of CASES) {
-    const runs = [];
-    for (let i = 0; i < RUNS; i++) runs.push(await benchOnce(uri, c));
-    out.push(median(runs));
-  }
-  return out;
-}
-
-async function withQmpd(dir, image, fn) {
-  const sock = join(dir, 'qmpd-nbd.sock');
-  const proc = spawn(process.execPath, [join(import.meta.dirname, 'nbd-serve.mjs'), image, sock, 'disk'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise((resolve, reject) => {
-    proc.stdout.once('data', resolve);
-    proc.once('exit', (code) => reject(new Error(`nbd-serve exited ${code}`)));
-  });
-  try {
-    return await fn(`nbd+unix:///disk?socket=${sock}`);
-  } finally {
-    proc.kill('SIGTERM');
-    await new Promise((r) => proc.once('exit', r));
-  }
-}
-
-async function withQsd(dir, image, fn) {
-  const sock = join(dir, 'qsd-nbd.sock');
-  const d = await startDaemon('qsd', {
+/** A daemon exporting a fresh image of `format` as NBD export `disk`. */
+async function exported(kind, format, fn) {
+  const dir = mkdtempSync(join(tmpdir(), `bench-nbd-${kind}-`));
+  const image = join(dir, `disk.${format}`);
+  execFileSync('qemu-img', ['create', '-q', '-f', format, image, `${SIZE_MIB}M`]);
+  const sock = join(dir, 'nbd.sock');
+  const blockdev = { driver: format, 'node-name': 'disk', file: { driver: 'file', filename: image } };
+  const d = await startDaemon(kind, {
+    dir,
     args: [
-      '--blockdev', `driver=file,filename=${image},node-name=disk`,
+      '--blockdev', JSON.stringify(blockdev),
       '--nbd-server', `addr.type=unix,addr.path=${sock}`,
       '--export', 'type=nbd,id=e0,node-name=disk,writable=on',
     ],
   });
   try {
     await waitFor(sock);
-    return await fn(`nbd+unix:///disk?socket=${sock}`);
+    return await fn(`nbd+unix:///disk?socket=${sock}`, d, dir);
   } finally {
     await d.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
+/** Each run writes a fresh image, then reads what it wrote (no holes to skip). */
+async function throughput(kind, format) {
+  const runs = [];
+  for (let i = 0; i < RUNS; i++) {
+    runs.push(await exported(kind, format, async (uri) => {
+      const r = [];
+      for (const c of CASES) r.push(await benchOnce(uri, c));
+      return r;
+    }));
+  }
+  return CASES.map((_, i) => median(runs.map((r) => r[i])));
+}
+
+/** Time of a blockdev-snapshot-sync transaction while qemu-img bench writes through the export. */
+async function snapshotUnderLoad(kind) {
+  return exported(kind, 'qcow2', async (uri, d, dir) => {
+    const q = await Qmp.open(d.sockets[0]);
+    const load = spawn('qemu-img', ['bench', '-w', '-f', 'raw', '-c', '1000000', '-s', '64k', '-d', '16', uri], { stdio: 'ignore' });
+    await new Promise((r) => setTimeout(r, 500));
+    const times = [];
+    let top = 'disk';
+    for (let i = 1; i <= 5; i++) {
+      const t = process.hrtime.bigint();
+      await q.cmd('transaction', { actions: [{ type: 'blockdev-snapshot-sync', data: { 'node-name': top, 'snapshot-file': join(dir, `s${i}.qcow2`), 'snapshot-node-name': `s${i}` } }] });
+      times.push(Number(process.hrtime.bigint() - t) / 1e6);
+      top = `s${i}`;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    load.kill('SIGTERM');
+    q.close();
+    return median(times);
+  });
+}
+
 export async function run() {
-  console.log(`NBD server: qemu-img bench over a ${SIZE_MIB} MiB raw file, median of ${RUNS} runs`);
+  console.log(`NBD exports (qemu-img bench, ${SIZE_MIB} MiB images, median of ${RUNS} runs)`);
   if (!hasQsd()) {
     console.log('  (qemu-storage-daemon missing: skipped)');
     return;
   }
-  const dir = mkdtempSync(join(tmpdir(), 'bench-nbd-'));
-  try {
-    const image = join(dir, 'disk.raw');
-    makeImage(image);
-    const ours = await withQmpd(dir, image, measure);
-    const theirs = await withQsd(dir, image, measure);
-    CASES.forEach((c, i) => line(c.label, ours[i], theirs[i], c.unit, true));
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+  for (const format of ['qcow2', 'raw']) {
+    const ours = await throughput('qmpd', format);
+    const theirs = await throughput('qsd', format);
+    CASES.forEach((c, i) => line(`${format}: ${c.label}`, ours[i], theirs[i], c.unit, true));
   }
+  line('snapshot transaction under write load', await snapshotUnderLoad('qmpd'), await snapshotUnderLoad('qsd'), 'ms', false);
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await run();

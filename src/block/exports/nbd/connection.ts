@@ -25,6 +25,7 @@ import {
 import type { ExportClient, ExportEntry, ExportTable } from './export-table.js';
 import { Handshake, type HandshakeResult } from './handshake.js';
 import type { MetaSelection } from './meta-context.js';
+import { takeBuffer } from './buffer-pool.js';
 import { RequestParser, type FramingError, type RequestHeader, type RequestSink } from './requests.js';
 import { execute, NbdRequest, sendError, validate, type TransmissionContext } from './transmission.js';
 
@@ -131,7 +132,7 @@ export class NbdConnection implements RequestSink, TransmissionContext, ExportCl
     c.error = validate(this, h, c);
     if (c.error !== 0) return null;
     this.bytesInFlight += h.length;
-    return Buffer.allocUnsafe(h.length);
+    return takeBuffer(h.length);
   }
 
   request(h: RequestHeader, payload: Buffer | null): void {
@@ -202,14 +203,15 @@ export class NbdConnection implements RequestSink, TransmissionContext, ExportCl
 
   // --- Output and flow control ---
 
-  send(buf: Buffer): void {
+  send(buf: Buffer, sent?: () => void): void {
     if (this.phase === Phase.Closed) return;
     if (!this.corked) {
       this.corked = true;
       this.socket.cork();
       setImmediate(this.uncork);
     }
-    this.socket.write(buf);
+    if (sent) this.socket.write(buf, sent);
+    else this.socket.write(buf);
   }
 
   private readonly uncork = (): void => {

@@ -5,6 +5,7 @@
  * allocated with room for its header in front (READ_HEADROOM) and goes to the
  * socket in a single write, without a copy.
  */
+import { takeBuffer } from './buffer-pool.js';
 import {
   CHUNK_HEADER_SIZE,
   NBD_REP_MAGIC_HI,
@@ -91,7 +92,7 @@ export function simpleReply(error: number, h: Handle): Buffer {
 
 /** A buffer of READ_HEADROOM + length bytes; the backend fills `data`. */
 export function allocReadBuffer(length: number): { whole: Buffer; data: Buffer } {
-  const whole = Buffer.allocUnsafe(READ_HEADROOM + length);
+  const whole = takeBuffer(READ_HEADROOM + length);
   return { whole, data: whole.subarray(READ_HEADROOM) };
 }
 

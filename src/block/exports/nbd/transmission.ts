@@ -32,6 +32,7 @@ import {
   NBD_MAX_BUFFER_SIZE,
   commandName,
 } from './constants.js';
+import { giveBack } from './buffer-pool.js';
 import { errnoError, errorCode, nbdErrnoOf } from './errno.js';
 import type { ExportEntry } from './export-table.js';
 import type { MetaSelection } from './meta-context.js';
@@ -53,8 +54,8 @@ export interface TransmissionContext {
   readonly structured: boolean;
   readonly meta: MetaSelection | null;
   readonly log: Logger;
-  /** Queues reply bytes; dropped silently once the connection is gone. */
-  send(buf: Buffer): void;
+  /** Queues reply bytes; dropped silently once the connection is gone. `sent` runs once they are written. */
+  send(buf: Buffer, sent?: () => void): void;
 }
 
 const KINDS: readonly (NbdRequestKind | undefined)[] = [
@@ -170,7 +171,11 @@ export async function execute(ctx: TransmissionContext, r: NbdRequest): Promise<
         return await read(ctx, r, fua);
       case NBD_CMD_WRITE:
         message = 'writing to file failed';
-        if (r.length > 0) await b.write(r.offset, r.payload!, fua);
+        if (r.length > 0) {
+          await b.write(r.offset, r.payload!, fua);
+          // only after success: a failed write might still have I/O on the buffer
+          giveBack(r.payload!);
+        }
         break;
       case NBD_CMD_WRITE_ZEROES:
         message = 'writing to file failed';
@@ -222,7 +227,8 @@ async function read(ctx: TransmissionContext, r: NbdRequest, fua: boolean): Prom
   } catch (err) {
     return fail(ctx, r, err, 'reading from file failed');
   }
-  ctx.send(ctx.structured ? finishDataChunk(whole, r, r.offset, true) : finishSimpleRead(whole, r));
+  const reply = ctx.structured ? finishDataChunk(whole, r, r.offset, true) : finishSimpleRead(whole, r);
+  ctx.send(reply, () => giveBack(whole));
 }
 
 /** READ as OFFSET_DATA and OFFSET_HOLE chunks following block status; all or nothing. */
