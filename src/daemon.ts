@@ -24,6 +24,7 @@ import { ExportManager } from './block/exports/manager.js';
 import { JobManager } from './block/jobs/manager.js';
 import { registerJobCommands } from './qmp/commands/jobs.js';
 import { registerBlockdevCreate } from './qmp/commands/blockdev-create.js';
+import { registerInternalSnapshotCommands } from './qmp/commands/internal-snapshots.js';
 import './block/drivers/index.js';
 
 export interface DaemonOptions {
@@ -90,6 +91,7 @@ export class Daemon {
     registerBlockdevCreate(this.registry, this.graph, this.jobs);
     // Jobs end before nodes close (QEMU cancels them all at exit).
     this.onShutdown(() => this.jobs.cancelAll());
+    registerInternalSnapshotCommands(this.registry, this.graph);
     this.registry.registerUnsupported((name) => `Command ${name} is not supported by qmpd`);
   }
 

@@ -7,6 +7,7 @@ import type { BlockGraph } from './graph.js';
 import type { BlockNode } from './node.js';
 import { fullBackingFilename, nodeFilename } from './filename.js';
 import { permList } from './permissions.js';
+import { snapshotInfo } from './snapshot/internal.js';
 import type { BlockBackend } from './backend.js';
 import type {
   BlockDeviceInfo,
@@ -44,6 +45,8 @@ export async function imageInfo(node: BlockNode): Promise<ImageInfo> {
     if (full && !full.startsWith('json:')) info['full-backing-filename'] = full;
     if (node.backingFormat) info['backing-filename-format'] = node.backingFormat;
   }
+  const snapshots = node.instance.listSnapshots?.() ?? [];
+  if (snapshots.length > 0) info.snapshots = snapshots.map(snapshotInfo);
   if (d?.formatSpecific) info['format-specific'] = d.formatSpecific as ImageInfoSpecific;
   return info;
 }

@@ -74,6 +74,31 @@ export interface StoredBitmap {
   bits: Uint8Array;
 }
 
+/** One internal snapshot stored in an image (qcow2 snapshot table), with SnapshotInfo's members. */
+export interface InternalSnapshot {
+  id: string;
+  name: string;
+  vmStateSize: number;
+  dateSec: number;
+  dateNsec: number;
+  /** the VM clock split as SnapshotInfo reports it: whole seconds and the nanoseconds left */
+  vmClockSec: number;
+  vmClockNsec: number;
+  /** absent when the snapshot was taken without record/replay */
+  icount?: number;
+  /** virtual disk size when it was taken */
+  diskSize: number;
+}
+
+/** What the caller of createSnapshot records about the moment (QEMU takes them in blockdev.c). */
+export interface SnapshotTimes {
+  dateSec: number;
+  dateNsec: number;
+  vmClockNsec: bigint;
+  /** omitted: no record/replay icount */
+  icount?: bigint;
+}
+
 /** query-named-block-nodes' ImageInfo members a format knows about itself. */
 export interface DriverImageInfo {
   clusterSize?: number;
@@ -103,6 +128,12 @@ export interface DriverInstance {
   loadBitmaps?(): Promise<StoredBitmap[]>;
   /** Replace the persistent bitmaps stored in the image (called before close). */
   storeBitmaps?(bitmaps: StoredBitmap[]): Promise<void>;
+  /** Internal snapshots stored in the image, in table order (formats that have them). */
+  listSnapshots?(): InternalSnapshot[];
+  /** Takes an internal snapshot of the current state; the id is chosen by the format. */
+  createSnapshot?(name: string, times?: SnapshotTimes): Promise<InternalSnapshot>;
+  /** Deletes the snapshot matching `id` and/or `name` (both must match when both are given). */
+  deleteSnapshot?(id: string | undefined, name: string | undefined): Promise<InternalSnapshot>;
   /** Bytes the image occupies on its host storage (protocol drivers). */
   allocatedSize?(): Promise<number>;
   /** Identity of the host file (device and inode) for image locking (protocol drivers). */

@@ -7,7 +7,6 @@
 import { hostOfCluster, mapExtents, type Extent } from './cluster-map.js';
 import { compressedClusters } from './compressed.js';
 import { Kind, setEntry } from './entries.js';
-import { qcow2Errors as E } from './errors.js';
 import type { Qcow2Image } from './image.js';
 import type { InflightAllocations } from './inflight.js';
 
@@ -37,17 +36,22 @@ export interface AllocPlan {
   token: ReturnType<InflightAllocations['add']> | null;
 }
 
-/** The L2 table for L1 entry `l1Index`, creating an empty one if needed. */
+/**
+ * The L2 table for L1 entry `l1Index`, ready to be changed: an empty one is
+ * created if there is none, and one shared with a snapshot (COPIED clear) is
+ * copied first (QEMU's l2_allocate). The copy references the same clusters
+ * from the same L1 table, so only the old table loses a reference, once the
+ * L1 entry that moved away from it is durable.
+ */
 export async function ensureL2(img: Qcow2Image, l1Index: number): Promise<number> {
   const off = img.l1.l2Offset(l1Index);
-  if (off !== 0) {
-    if (!img.l1.copied(l1Index)) throw E.sharedL2();
-    return off;
-  }
+  if (off !== 0 && img.l1.copied(l1Index)) return off;
+  const old = off !== 0 ? Buffer.from(await img.l2.get(off)) : null;
   const run = await img.allocator.allocate(1);
   const l2Off = run.start * img.cs;
-  img.l2.insertNew(l2Off, Buffer.alloc(img.cs));
+  img.l2.insertNew(l2Off, old ?? Buffer.alloc(img.cs));
   img.l1.set(l1Index, l2Off);
+  if (off !== 0) img.frees.queue(off / img.cs, 1);
   return l2Off;
 }
 

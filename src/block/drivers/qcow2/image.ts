@@ -9,7 +9,9 @@
  * that allocated it. Reads and writes into clusters that are already
  * allocated (COPIED) run without the lock. The lock is held across awaits of
  * the file child only (and the backing child for copy-on-write reads), never
- * across anything that waits for the graph to drain.
+ * across anything that waits for the graph to drain. Operations on the whole
+ * image (internal snapshots, resize) also close `gate`: no guest write, and
+ * so no allocation, is in flight while they change what is shared or mapped.
  */
 import type { Logger } from 'pino';
 import type { QmpError } from '../../../qmp/error.js';
@@ -28,6 +30,8 @@ import { L1Table } from './l1.js';
 import { MetaCache } from './meta-cache.js';
 import { Mutex } from './mutex.js';
 import { Refcounts } from './refcount.js';
+import { readSnapshotTable, type SnapshotEntry } from './snapshot-table.js';
+import { WriteGate } from './gate.js';
 import { writeback, type MetadataSet } from './writeback.js';
 
 export interface ImageOpenOptions {
@@ -48,6 +52,8 @@ const HEAD_READ = 256 * 1024;
 export class Qcow2Image implements MetadataSet {
   readonly lock = new Mutex();
   readonly inflight = new InflightAllocations();
+  /** Guest writes enter it; snapshot and resize operations run alone in it. */
+  readonly gate = new WriteGate();
   readonly frees = new DeferredFrees();
   readonly cs: number;
   readonly clusterBits: number;
@@ -71,6 +77,10 @@ export class Qcow2Image implements MetadataSet {
   dataSinceSync = false;
   /** Extra work for the first modification (bitmaps.ts marks stored bitmaps in use). */
   firstWriteHooks: (() => Promise<void>)[] = [];
+  /** Internal snapshots, in table order (snapshots.ts replaces the list as a whole). */
+  snapshots: SnapshotEntry[] = [];
+  /** Bytes the snapshot table occupies at `header.snapshotsOffset`. */
+  snapshotTableBytes = 0;
 
   private constructor(
     readonly file: ChildIo,
@@ -113,7 +123,6 @@ export class Qcow2Image implements MetadataSet {
     if ((h.incompatible & INCOMPAT_DATA_FILE) !== 0n) throw E.dataFile();
     if ((h.incompatible & INCOMPAT_EXTL2) !== 0n) throw E.extendedL2();
     if (!o.readOnly && (h.incompatible & INCOMPAT_DIRTY) !== 0n) throw E.dirtyReadWrite();
-    if (!o.readOnly && h.nbSnapshots > 0) throw E.snapshotsReadWrite();
 
     const fileLength = o.file.length();
     const rtStart = h.refcountTableOffset;
@@ -158,7 +167,13 @@ export class Qcow2Image implements MetadataSet {
       }
     }
     const refs = new Refcounts(o.file, cs, h.refcountOrder, table, rtStart, h.refcountTableClusters);
-    return new Qcow2Image(o.file, o.backing, h, l1, refs, o.readOnly, o.log);
+    const img = new Qcow2Image(o.file, o.backing, h, l1, refs, o.readOnly, o.log);
+    if (h.nbSnapshots > 0) {
+      const t = await readSnapshotTable(o.file, h.snapshotsOffset, h.nbSnapshots, h.size);
+      img.snapshots = t.entries;
+      img.snapshotTableBytes = t.bytes;
+    }
+    return img;
   }
 
   get size(): number {

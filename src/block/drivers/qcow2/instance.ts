@@ -2,7 +2,10 @@
  * The DriverInstance of an open qcow2 image: maps the driver interface onto
  * the image operations (read.ts, write.ts, zero-discard.ts, resize.ts, ...).
  */
-import type { BlockStatusExtent, DriverImageInfo, DriverInstance, StoredBitmap, WriteFlags, ZeroFlags } from '../driver.js';
+import type {
+  BlockStatusExtent, DriverImageInfo, DriverInstance, InternalSnapshot, SnapshotTimes, StoredBitmap, WriteFlags, ZeroFlags,
+} from '../driver.js';
+import { QmpError } from '../../../qmp/error.js';
 import { INCOMPAT_CORRUPT, INCOMPAT_DIRTY } from './constants.js';
 import { qcow2Errors as E } from './errors.js';
 import { lazyRefcounts } from './header.js';
@@ -11,6 +14,7 @@ import type { Qcow2Image } from './image.js';
 import { loadBitmaps, storeBitmaps, storedBitmapInfo } from './bitmaps.js';
 import { readImage } from './read.js';
 import { truncateImage } from './resize.js';
+import { createSnapshot, currentTimes, deleteSnapshot, snapshotInfo } from './snapshots.js';
 import { blockStatusImage } from './status.js';
 import { writeImage } from './write.js';
 import { discardImage, writeZeroesImage } from './zero-discard.js';
@@ -27,17 +31,35 @@ export class Qcow2Instance implements DriverInstance {
   }
 
   async write(offset: number, data: Buffer, flags: WriteFlags): Promise<void> {
-    await writeImage(this.img, offset, data);
+    const gate = this.img.gate;
+    if (!gate.tryEnter()) await gate.enter();
+    try {
+      await writeImage(this.img, offset, data);
+    } finally {
+      gate.leave();
+    }
     if (flags.fua) await this.img.flush();
   }
 
   async writeZeroes(offset: number, length: number, flags: ZeroFlags): Promise<void> {
-    await writeZeroesImage(this.img, offset, length, flags);
+    const gate = this.img.gate;
+    if (!gate.tryEnter()) await gate.enter();
+    try {
+      await writeZeroesImage(this.img, offset, length, flags);
+    } finally {
+      gate.leave();
+    }
     if (flags.fua) await this.img.flush();
   }
 
-  discard(offset: number, length: number): Promise<void> {
-    return discardImage(this.img, offset, length);
+  async discard(offset: number, length: number): Promise<void> {
+    const gate = this.img.gate;
+    if (!gate.tryEnter()) await gate.enter();
+    try {
+      await discardImage(this.img, offset, length);
+    } finally {
+      gate.leave();
+    }
   }
 
   flush(): Promise<void> {
@@ -45,12 +67,27 @@ export class Qcow2Instance implements DriverInstance {
   }
 
   async truncate(length: number): Promise<void> {
-    const old = this.img.size;
-    await truncateImage(this.img, length);
+    const img = this.img;
+    const old = img.size;
+    await img.gate.exclusive(() => truncateImage(img, length));
     // as QEMU does: the new area must not show what the backing file has there
-    if (length > old && this.img.backing() !== null) {
-      await writeZeroesImage(this.img, old, length - old, { mayUnmap: false });
-    }
+    if (length > old && img.backing() !== null) await this.writeZeroes(old, length - old, { mayUnmap: false });
+  }
+
+  listSnapshots(): InternalSnapshot[] {
+    return this.img.snapshots.map(snapshotInfo);
+  }
+
+  async createSnapshot(name: string, times: SnapshotTimes = currentTimes()): Promise<InternalSnapshot> {
+    const img = this.img;
+    if (img.readOnly) throw QmpError.io('EPERM', 'Operation not permitted');
+    await img.ensureWritable();
+    return img.gate.exclusive(() => img.lock.run(() => createSnapshot(img, name, times)));
+  }
+
+  deleteSnapshot(id: string | undefined, name: string | undefined): Promise<InternalSnapshot> {
+    const img = this.img;
+    return img.gate.exclusive(() => img.lock.run(() => deleteSnapshot(img, id, name)));
   }
 
   blockStatus(offset: number, length: number): Promise<BlockStatusExtent> {
@@ -114,7 +151,6 @@ export class Qcow2Instance implements DriverInstance {
     const h = img.header;
     if ((h.incompatible & INCOMPAT_CORRUPT) !== 0n || img.corrupt) throw E.corruptReadWrite();
     if ((h.incompatible & INCOMPAT_DIRTY) !== 0n) throw E.dirtyReadWrite();
-    if (h.nbSnapshots > 0) throw E.snapshotsReadWrite();
     img.readOnly = false;
   }
 

@@ -31,6 +31,12 @@ export class L1Table {
     this.dirtySectors.add(Math.floor((i * 8) / META_SECTOR));
   }
 
+  /** Sets entry `i` with an explicit COPIED flag (0 removes the L2 table). */
+  put(i: number, l2Offset: number, copied: boolean): void {
+    setEntry(this.buf, i * 8, l2Offset, copied);
+    this.dirtySectors.add(Math.floor((i * 8) / META_SECTOR));
+  }
+
   /**
    * Checks every entry at open: reserved bits, alignment, and that each L2
    * table lies inside the file and clear of the header.

@@ -93,6 +93,12 @@ export class MetaCache {
     this.dirty.add(offset);
   }
 
+  /** Forgets a table whose cluster was freed (dirty or not: it must never be written back). */
+  drop(offset: number): void {
+    this.tables.delete(offset);
+    this.dirty.delete(offset);
+  }
+
   markClean(offset: number): void {
     this.dirty.delete(offset);
   }

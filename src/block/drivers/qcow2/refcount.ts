@@ -60,6 +60,14 @@ export class Refcounts {
     this.dirtySectors.add(Math.floor((index * 8) / META_SECTOR));
   }
 
+  /** Cluster `c`'s refcount (0 where no refcount block covers it). */
+  async get(c: number): Promise<number> {
+    const off = this.blockOffset(Math.floor(c / this.perBlock));
+    if (off === 0) return 0;
+    const b = this.blocks.peek(off) ?? (await this.blocks.get(off));
+    return this.read(b, c % this.perBlock);
+  }
+
   /** Adds `delta` to cluster `c`'s refcount; its refcount block must exist. */
   async adjust(c: number, delta: number): Promise<number> {
     const index = Math.floor(c / this.perBlock);

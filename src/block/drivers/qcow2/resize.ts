@@ -1,13 +1,16 @@
 /**
- * Growing the virtual size (docs/qcow2-format.md §9.4). A larger L1 table is
- * written in full at new clusters and flushed; the header switches to it
- * with one 12-byte write and is flushed; only then are the old L1 clusters
- * released. Shrinking is refused.
+ * Changing the virtual size. Growing (docs/qcow2-format.md §9.4): a larger
+ * L1 table is written in full at new clusters and flushed; the header
+ * switches to it with one 12-byte write and is flushed; only then are the
+ * old L1 clusters released. Shrinking: shrink.ts. Either way the new size is
+ * written to the header last. Like QEMU 7.2, a v2 image with internal
+ * snapshots keeps its size (v2 snapshots need not record theirs).
  */
 import { QmpError } from '../../../qmp/error.js';
 import { MAX_L1_BYTES, OFF_L1_SIZE, OFF_SIZE } from './constants.js';
 import { qcow2Errors as E } from './errors.js';
 import type { Qcow2Image } from './image.js';
+import { shrinkLocked } from './shrink.js';
 import { writeback } from './writeback.js';
 
 /** Call with the lock held. */
@@ -40,16 +43,18 @@ async function growL1(img: Qcow2Image, entries: number): Promise<void> {
   if (oldClusters > 0) await img.allocator.release(oldStart, oldClusters);
 }
 
+/** Call with no guest write in flight (the image's write gate held). */
 export async function truncateImage(img: Qcow2Image, size: number): Promise<void> {
   await img.ensureWritable();
   if (size % 512 !== 0) throw QmpError.generic('The new size must be a multiple of 512');
+  if (img.snapshots.length > 0 && img.header.version < 3) throw E.resizeV2WithSnapshots();
   const old = img.size;
-  if (size < old) throw E.shrink();
   if (size === old) return;
   await img.lock.run(async () => {
     const span = img.cs * img.l2Entries;
     const entries = Math.ceil(size / span);
-    if (entries > img.l1.size) await growL1(img, entries);
+    if (size < old) await shrinkLocked(img, size);
+    else if (entries > img.l1.size) await growL1(img, entries);
     const buf = Buffer.alloc(8);
     buf.writeBigUInt64BE(BigInt(size));
     await img.file.write(OFF_SIZE, buf);

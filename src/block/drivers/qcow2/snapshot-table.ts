@@ -54,13 +54,16 @@ class WindowReader {
 
 const align8 = (n: number): number => Math.ceil(n / 8) * 8;
 
-/** Reads `count` entries at `offset` with QEMU's checks; `imageSize` stands in for a missing disk size. */
+/**
+ * Reads `count` entries at `offset` with QEMU's checks, and the bytes they
+ * span; `imageSize` stands in for a missing disk size.
+ */
 export async function readSnapshotTable(
   file: ChildIo,
   offset: number,
   count: number,
   imageSize: number,
-): Promise<SnapshotEntry[]> {
+): Promise<{ entries: SnapshotEntry[]; bytes: number }> {
   const r = new WindowReader(file);
   const out: SnapshotEntry[] = [];
   let pos = offset;
@@ -98,7 +101,7 @@ export async function readSnapshotTable(
       unknownExtra: Buffer.from(extra.subarray(KNOWN_EXTRA, Math.max(KNOWN_EXTRA, extraSize))),
     });
   }
-  return out;
+  return { entries: out, bytes: pos - offset };
 }
 
 /** Bytes the table takes when written (QEMU's qcow2_write_snapshots layout). */

@@ -104,7 +104,8 @@ async function rewriteEntries(img: Qcow2Image, a: number, b: number, createTable
           const l1Index = Math.floor(c / per);
           const tableLast = Math.min(last, (l1Index + 1) * per - 1);
           let l2Off = img.l1.l2Offset(l1Index);
-          if (l2Off === 0 && createTables) l2Off = await ensureL2(img, l1Index);
+          // a table shared with a snapshot is copied before it changes
+          if (l2Off !== 0 || createTables) l2Off = await ensureL2(img, l1Index);
           if (l2Off !== 0) {
             const t = await img.l2.getForUpdate(l2Off);
             for (let i = c; i <= tableLast; i++) {

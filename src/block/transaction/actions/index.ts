@@ -2,6 +2,7 @@
 import './abort.js';
 import './blockdev-snapshot-sync.js';
 import './blockdev-snapshot.js';
+import './blockdev-snapshot-internal-sync.js';
 import './block-dirty-bitmap-add.js';
 import './block-dirty-bitmap-remove.js';
 import './block-dirty-bitmap-clear.js';
