@@ -33,6 +33,25 @@ async function tableAt(img: Qcow2Image, l2Off: number, l1Index: number): Promise
   return got instanceof Buffer ? got : await got;
 }
 
+/** Refuses before any change if a reference more would overflow a refcount (QEMU: EINVAL). */
+async function checkHeadroom(img: Qcow2Image): Promise<void> {
+  const extra = new Map<number, number>();
+  const add = (c: number): void => {
+    extra.set(c, (extra.get(c) ?? 0) + 1);
+  };
+  for (let i = 0; i < img.l1.size; i++) {
+    const l2Off = img.l1.l2Offset(i);
+    if (l2Off === 0) continue;
+    const table = await tableAt(img, l2Off, i);
+    for (let pos = 0; pos < img.cs; pos += 8) {
+      const r = referenced(img, table, pos);
+      if (r !== null) for (let c = r.start; c < r.start + r.count; c++) add(c);
+    }
+    add(l2Off / img.cs);
+  }
+  for (const [c, n] of extra) if ((await img.refs.get(c)) + n > img.refs.max) throw E.invalidArgument();
+}
+
 /**
  * Walks the active L1 table: with `addend` 1 (a snapshot now shares it all)
  * every reachable cluster gains a reference; with 0 only the COPIED flags
@@ -41,6 +60,7 @@ async function tableAt(img: Qcow2Image, l2Off: number, l1Index: number): Promise
 export async function updateActiveRefs(img: Qcow2Image, addend: 0 | 1): Promise<void> {
   const cs = img.cs;
   const l1 = img.l1;
+  if (addend !== 0) await checkHeadroom(img);
   for (let i = 0; i < l1.size; i++) {
     const l2Off = l1.l2Offset(i);
     if (l2Off === 0) continue;
@@ -51,13 +71,12 @@ export async function updateActiveRefs(img: Qcow2Image, addend: 0 | 1): Promise<
       const r = referenced(img, table, pos);
       let copied = false;
       if (r !== null) {
-        const compressed = classify(table, pos, img.zeroFlag) === Kind.Compressed;
         let rc = 0;
         for (let c = r.start; c < r.start + r.count; c++) {
           rc = addend !== 0 ? await img.refs.adjust(c, addend) : await img.refs.get(c);
         }
         // compressed entries never carry COPIED: their clusters are never written in place
-        copied = !compressed && rc === 1;
+        copied = rc === 1 && classify(table, pos, img.zeroFlag) !== Kind.Compressed;
       }
       if (entryCopied(table, pos) !== copied) flips.push([pos, copied]);
     }
