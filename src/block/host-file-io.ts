@@ -4,6 +4,7 @@
  */
 import type { FileHandle } from 'node:fs/promises';
 import type { BlockStatusExtent, ChildIo } from './drivers/driver.js';
+import { readFully, writeFully } from '../util/fd-io.js';
 
 export class HostFileIo implements ChildIo {
   constructor(
@@ -16,24 +17,12 @@ export class HostFileIo implements ChildIo {
     return this.size;
   }
 
-  async read(offset: number, buf: Buffer): Promise<void> {
-    let done = 0;
-    while (done < buf.length) {
-      const { bytesRead } = await this.handle.read(buf, done, buf.length - done, offset + done);
-      if (bytesRead === 0) {
-        buf.fill(0, done);
-        return;
-      }
-      done += bytesRead;
-    }
+  read(offset: number, buf: Buffer): Promise<void> {
+    return readFully(this.handle.fd, buf, offset);
   }
 
   async write(offset: number, data: Buffer): Promise<void> {
-    let done = 0;
-    while (done < data.length) {
-      const { bytesWritten } = await this.handle.write(data, done, data.length - done, offset + done);
-      done += bytesWritten;
-    }
+    await writeFully(this.handle.fd, data, offset);
     this.size = Math.max(this.size, offset + data.length);
   }
 

@@ -2,26 +2,16 @@
  * `file`: a POSIX file through Node's fs promises API. Reads past the end
  * give zeroes, writes past the end grow the file (qcow2 appends clusters).
  */
-import { read as fsRead, write as fsWrite } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { QmpError } from '../../qmp/error.js';
 import { describeErrno } from '../../util/errno.js';
+import { readFully, writeFully } from '../../util/fd-io.js';
 import type { BlockDriver, DriverInstance, DriverOpenContext, ZeroFlags } from './driver.js';
 import { registerDriver } from './registry.js';
 
 /** Zero writes are issued in chunks of this size. */
 const ZERO_CHUNK = 1024 * 1024;
 const zeroChunk = Buffer.alloc(ZERO_CHUNK);
-
-// The callback forms on the raw fd cost less per request than FileHandle's
-// methods (measured: ~4% more 4 KiB reads/s over NBD).
-function preadFd(fd: number, buf: Buffer, off: number, len: number, pos: number): Promise<number> {
-  return new Promise((resolve, reject) => fsRead(fd, buf, off, len, pos, (err, n) => (err ? reject(err) : resolve(n))));
-}
-
-function pwriteFd(fd: number, buf: Buffer, off: number, len: number, pos: number): Promise<number> {
-  return new Promise((resolve, reject) => fsWrite(fd, buf, off, len, pos, (err, n) => (err ? reject(err) : resolve(n))));
-}
 
 class FileInstance implements DriverInstance {
   constructor(
@@ -48,24 +38,12 @@ class FileInstance implements DriverInstance {
     this.hostPath = path;
   }
 
-  async read(offset: number, buf: Buffer): Promise<void> {
-    let done = 0;
-    while (done < buf.length) {
-      const bytesRead = await preadFd(this.handle.fd, buf, done, buf.length - done, offset + done);
-      if (bytesRead === 0) {
-        buf.fill(0, done);
-        return;
-      }
-      done += bytesRead;
-    }
+  read(offset: number, buf: Buffer): Promise<void> {
+    return readFully(this.handle.fd, buf, offset);
   }
 
   async write(offset: number, data: Buffer): Promise<void> {
-    let done = 0;
-    while (done < data.length) {
-      const bytesWritten = await pwriteFd(this.handle.fd, data, done, data.length - done, offset + done);
-      done += bytesWritten;
-    }
+    await writeFully(this.handle.fd, data, offset);
     if (offset + data.length > this.size) this.size = offset + data.length;
   }
 
