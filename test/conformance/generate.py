@@ -2094,6 +2094,132 @@ scenario(
     steps=[SCHEMA(["nosuch", "qmp_capabilities"], ["NOSUCH"], depth=2)])
 
 
+# =============================================================================
+# Internal snapshots (success paths; the errors are in internal-snapshot-errors)
+# =============================================================================
+
+SNAP_KEYS = [{"kind": "select", "keys": ["id", "name", "vm-state-size"]}]
+
+
+def ISNAP(node, name, id=None):
+    return Q("blockdev-snapshot-internal-sync", {"device": node, "name": name}, id=id)
+
+
+def IDEL(node, id=None, name=None, qid=None):
+    a = {"device": node}
+    if id is not None:
+        a["id"] = id
+    if name is not None:
+        a["name"] = name
+    return Q("blockdev-snapshot-delete-internal-sync", a, id=qid, transform=SNAP_KEYS)
+
+
+def SNAPLIST(f="base.qcow2"):
+    return SH("qemu-img snapshot -l %s | sed 1,2d | awk '{print $1, $2, $3, $4}'" % f)
+
+
+scenario(
+    "internal-snapshot-lifecycle",
+    "Internal snapshots of an exported qcow2 node: data written after a snapshot stays out of "
+    "it, ids count up from the largest left, deletes by name and by id return the snapshot, "
+    "and qemu-img sees a clean image whose remaining snapshot restores its data.",
+    setup=[mk()], args=EXPORTED_BASE, tags=["snapshot", "internal", "nbd", "io"],
+    steps=[
+        NBDIO(["write -q -P 1 0 1M"]),
+        ISNAP("base", "s1", id=1),
+        NBDIO(["write -q -P 2 64k 64k"]),
+        ISNAP("base", "s2", id=2),
+        IDEL("base", name="s1", qid=3),
+        NBDIO(["write -q -P 3 0 4k", "read -q -P 2 64k 64k"]),
+        ISNAP("base", "s3", id=4),
+        IDEL("base", id="3", qid=5),
+        IDEL("base", id="2", name="s1", qid=6),
+        *QUIT(),
+        SH("qemu-img check base.qcow2"),
+        SNAPLIST(),
+        SH("cp base.qcow2 r.qcow2 && qemu-img snapshot -a s2 r.qcow2 && qemu-io -r -f qcow2 "
+           "-c 'read -q -P 1 0 64k' -c 'read -q -P 2 64k 64k' -c 'read -q -P 1 128k 896k' r.qcow2 && echo ok"),
+        SH("qemu-io -r -f qcow2 -c 'read -q -P 3 0 4k' -c 'read -q -P 1 4k 60k' base.qcow2 && echo ok"),
+    ])
+
+scenario(
+    "internal-snapshot-transaction",
+    "blockdev-snapshot-internal-sync as a transaction action: two nodes at once; a later "
+    "action's failure deletes what an earlier one took; grouped completion is refused.",
+    setup=[mk(), mk("b.qcow2")], args=[qcow(), qcow("b")],
+    tags=["snapshot", "internal", "transaction"],
+    steps=[
+        TX([act("blockdev-snapshot-internal-sync", device="base", name="both"),
+            act("blockdev-snapshot-internal-sync", device="b", name="both")], id=1),
+        TX([act("blockdev-snapshot-internal-sync", device="base", name="gone"),
+            act("blockdev-snapshot-internal-sync", device="b", name="both")], id=2),
+        TX([act("blockdev-snapshot-internal-sync", device="base", name="g")],
+           props={"completion-mode": "grouped"}, id=3),
+        TX([act("blockdev-snapshot-internal-sync", device="b", name="x"),
+            act("blockdev-snapshot-internal-sync", device="b", name="y")], id=4),
+        IDEL("b", name="x", qid=5),
+        *QUIT(),
+        SNAPLIST(),
+        SNAPLIST("b.qcow2"),
+        SH("qemu-img check base.qcow2 && qemu-img check b.qcow2"),
+    ])
+
+scenario(
+    "internal-snapshot-delete-errors",
+    "blockdev-snapshot-delete-internal-sync refusals: non-root nodes, a raw node (no snapshot "
+    "list), id and name that match different snapshots, snapshots QEMU took, and a read-only image.",
+    setup=[mk(), "qemu-img snapshot -c q1 base.qcow2", "qemu-img snapshot -c q2 base.qcow2",
+           "qemu-img create -q -f qcow2 -b base.qcow2 -F qcow2 top.qcow2",
+           "qemu-img snapshot -c t1 top.qcow2", "qemu-img snapshot -c t2 top.qcow2",
+           mk("ro.qcow2"), "qemu-img snapshot -c rs ro.qcow2", mk("r.img", "1M", "raw")],
+    args=[["blockdev", {"driver": "qcow2", "node-name": "top",
+                        "file": {"driver": "file", "filename": "top.qcow2", "node-name": "topf"},
+                        "backing": {"driver": "qcow2", "node-name": "base",
+                                    "file": {"driver": "file", "filename": "base.qcow2"}}}],
+          qcow("ro", **{"read-only": True}),
+          ["blockdev", {"driver": "raw", "node-name": "r", "file": {"driver": "file", "filename": "r.img"}}],
+          ],
+    tags=["snapshot", "internal", "errors"],
+    steps=[
+        IDEL("base", name="q1", qid=1),
+        IDEL("topf", name="q1", qid=2),
+        ISNAP("base", "x", id=3),
+        IDEL("r", name="x", qid=4),
+        IDEL("r", qid=5),
+        IDEL("top", id="1", name="t2", qid=6),
+        IDEL("top", id="2", name="t2", qid=7),
+        IDEL("top", id="2", qid=8),
+        IDEL("ro", name="rs", qid=9),
+        *QUIT(),
+        SNAPLIST("top.qcow2"),
+        SNAPLIST("ro.qcow2"),
+        SH("qemu-img check top.qcow2"),
+    ])
+
+scenario(
+    "internal-snapshot-resize",
+    "block_resize of qcow2 images with internal snapshots: a v3 image shrinks and grows (its "
+    "snapshot keeps its own size and data); a v2 image with a snapshot refuses.",
+    setup=[mk("base.qcow2", "4M"), "qemu-io -f qcow2 -c 'write -q -P 4 0 4M' base.qcow2",
+           "qemu-img snapshot -c whole base.qcow2",
+           mk("v2.qcow2", "1M", extra="-o compat=0.10 "), "qemu-img snapshot -c s v2.qcow2"],
+    args=[qcow(), qcow("v2", "v2.qcow2")],
+    tags=["snapshot", "internal", "resize"],
+    steps=[
+        Q("block_resize", {"node-name": "base", "size": 1048576}, id=1),
+        ISNAP("base", "small", id=2),
+        Q("block_resize", {"node-name": "base", "size": 2097152}, id=3),
+        Q("block_resize", {"node-name": "v2", "size": 2097152}, id=4),
+        Q("block_resize", {"node-name": "v2", "size": 524288}, id=5),
+        *QUIT(),
+        SH("qemu-img check base.qcow2"),
+        SH("qemu-img info base.qcow2 | grep 'virtual size'"),
+        SH("cp base.qcow2 r.qcow2 && qemu-img snapshot -a whole r.qcow2 && qemu-img info r.qcow2 | grep 'virtual size' "
+           "&& qemu-io -r -f qcow2 -c 'read -q -P 4 0 4M' r.qcow2 && echo ok"),
+        SH("qemu-io -r -f qcow2 -c 'read -q -P 4 0 1M' -c 'read -q -P 0 1M 1M' base.qcow2 && echo ok"),
+    ])
+
+
 def main(argv):
     force = set(argv[argv.index("--force") + 1:]) if "--force" in argv else set()
     os.makedirs(OUT, exist_ok=True)
