@@ -9,7 +9,7 @@ import { describeErrno } from '../util/errno.js';
 import { QmpError } from '../qmp/error.js';
 import { isDict, newDict, type QDict, type QValue } from '../qmp/json/value.js';
 import type { BdrvChild } from './child.js';
-import type { ChildIo } from './drivers/driver.js';
+import type { ChildIo, OpenedHostFile } from './drivers/driver.js';
 import { findDriver } from './drivers/registry.js';
 import type { GraphChange } from './graph-change.js';
 import type { BlockGraph } from './graph.js';
@@ -38,8 +38,8 @@ export interface OpenScope {
   readonly change: GraphChange;
   /** Nodes opened by this operation, in opening order (closed again on failure). */
   readonly opened: BlockNode[];
-  /** filename → host path to open instead (an overlay created under a temporary name). */
-  readonly hostPaths?: ReadonlyMap<string, string>;
+  /** filename → where the file really is (an overlay under a temporary name), maybe already open. */
+  readonly hostFiles?: ReadonlyMap<string, { hostPath: string; opened?: OpenedHostFile }>;
 }
 
 function driverOptions(opts: QDict): QDict {
@@ -108,7 +108,8 @@ export async function openNode(scope: OpenScope, opts: QDict, inherit: Inherited
     nodeName: node.nodeName,
     options: driverOptions(opts),
     readOnly,
-    hostPath: driver.protocol ? scope.hostPaths?.get(opts.filename as string) : undefined,
+    hostPath: driver.protocol ? scope.hostFiles?.get(opts.filename as string)?.hostPath : undefined,
+    openedFile: driver.protocol ? scope.hostFiles?.get(opts.filename as string)?.opened : undefined,
     file: fileEdge,
     backing: () => (node.backing as ChildIo | undefined) ?? null,
     log: graph.log,

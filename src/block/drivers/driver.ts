@@ -48,6 +48,16 @@ export interface ChildIo {
   blockStatus(offset: number, length: number): Promise<BlockStatusExtent>;
 }
 
+/** A host file that is already open, with what is known about it. */
+export interface OpenedHostFile {
+  readonly handle: import('node:fs/promises').FileHandle;
+  readonly size: number;
+  /** device:inode */
+  readonly identity: string;
+  /** The file's first bytes as just written, to answer the first reads without I/O. */
+  readonly head: Buffer;
+}
+
 export interface DriverOpenContext {
   readonly nodeName: string;
   /** The driver-specific members of BlockdevOptions (already validated; children excluded). */
@@ -55,6 +65,8 @@ export interface DriverOpenContext {
   readonly readOnly: boolean;
   /** Protocol drivers: open this host path instead of `filename` (an image not yet renamed into place). */
   readonly hostPath?: string;
+  /** Protocol drivers: the file is open already (an overlay just created); take it over. */
+  readonly openedFile?: OpenedHostFile;
   /** The opened `file` child of a format driver. */
   readonly file?: ChildIo;
   /** The current backing child; it changes when the graph changes (snapshots). */

@@ -20,6 +20,8 @@ class FileInstance implements DriverInstance {
     private handle: FileHandle,
     private size: number,
     private readonly identity: string,
+    /** The file's first bytes, known from creating it; dropped at the first write. */
+    private head?: Buffer,
   ) {}
 
   length(): number {
@@ -39,10 +41,16 @@ class FileInstance implements DriverInstance {
   }
 
   read(offset: number, buf: Buffer): Promise<void> {
+    const head = this.head;
+    if (head && offset + buf.length <= head.length) {
+      head.copy(buf, 0, offset, offset + buf.length);
+      return Promise.resolve();
+    }
     return readFully(this.handle.fd, buf, offset);
   }
 
   async write(offset: number, data: Buffer): Promise<void> {
+    this.head = undefined;
     await writeFully(this.handle.fd, data, offset);
     if (offset + data.length > this.size) this.size = offset + data.length;
   }
@@ -65,6 +73,7 @@ class FileInstance implements DriverInstance {
   }
 
   async truncate(length: number): Promise<void> {
+    this.head = undefined;
     await this.handle.truncate(length);
     this.size = length;
   }
@@ -106,6 +115,10 @@ export const fileDriver: BlockDriver = {
     const path = ctx.options.filename as string;
     if (ctx.options['pr-manager'] !== undefined) throw QmpError.generic('pr-manager is not supported by qmpd');
     const hostPath = ctx.hostPath ?? path;
+    const opened = ctx.openedFile;
+    if (opened && !ctx.readOnly) {
+      return new FileInstance(path, hostPath, opened.handle, opened.size, opened.identity, opened.head);
+    }
     const handle = await openHandle(hostPath, ctx.readOnly, path);
     try {
       const st = await handle.stat();

@@ -15,6 +15,7 @@ import type { BlockGraph } from '../graph.js';
 import { BlockNode } from '../node.js';
 import { HostFileIo } from '../host-file-io.js';
 import { formatQcow2 } from '../drivers/qcow2/create.js';
+import type { OpenedHostFile } from '../drivers/driver.js';
 
 /** Image formats QEMU 7.2 knows, and whether they can record a backing file. */
 const KNOWN_FORMATS: Record<string, boolean> = {
@@ -46,8 +47,13 @@ export interface OverlayFileRequest {
   backingFormat: string;
 }
 
+/** Bytes of a new image kept to answer the overlay's first reads (its header and tables). */
+const HEAD_BYTES = 256 * 1024;
+
 export class OverlayFile {
   private settled = false;
+  /** The created file, still open, until a node takes it over. */
+  private opened: OpenedHostFile | undefined;
 
   constructor(
     /** The name the user asked for, which the node reports. */
@@ -55,6 +61,21 @@ export class OverlayFile {
     /** Where the image is until commit (== path when the file did not exist). */
     readonly hostPath: string,
   ) {}
+
+  /** Hands the open file to the node that will own (and close) it. */
+  takeOpened(): OpenedHostFile | undefined {
+    const o = this.opened;
+    this.opened = undefined;
+    return o;
+  }
+
+  keepOpen(o: OpenedHostFile): void {
+    this.opened = o;
+  }
+
+  private async closeUnused(): Promise<void> {
+    await this.takeOpened()?.handle.close();
+  }
 
   get replacesExisting(): boolean {
     return this.hostPath !== this.path;
@@ -64,6 +85,7 @@ export class OverlayFile {
   async keep(): Promise<void> {
     if (this.settled) return;
     this.settled = true;
+    await this.closeUnused();
     if (this.replacesExisting) await rename(this.hostPath, this.path);
   }
 
@@ -71,6 +93,7 @@ export class OverlayFile {
   async discard(): Promise<void> {
     if (this.settled) return;
     this.settled = true;
+    await this.closeUnused();
     try {
       await unlink(this.hostPath);
     } catch (err) {
@@ -87,6 +110,21 @@ export function checkOverlayFormat(format: string): void {
 }
 
 /** Which open node, if any, has this file open (matched by device and inode). */
+/** Mirrors what is written below HEAD_BYTES into `head` (the file is new: the rest is zeroes). */
+function recordingHead(io: HostFileIo, head: Buffer): HostFileIo {
+  const write = io.write.bind(io);
+  io.write = async (offset, data) => {
+    if (offset < head.length) data.copy(head, offset, 0, Math.min(data.length, head.length - offset));
+    await write(offset, data);
+  };
+  const truncate = io.truncate.bind(io);
+  io.truncate = async (length) => {
+    if (length < head.length) head.fill(0, length);
+    await truncate(length);
+  };
+  return io;
+}
+
 async function nodeUsingFile(graph: BlockGraph, identity: string): Promise<string | undefined> {
   for (const node of graph.allNodes()) {
     if (node.instance.fileIdentity?.() !== identity) continue;
@@ -128,17 +166,21 @@ export async function createOverlayFile(graph: BlockGraph, req: OverlayFileReque
     throw couldNot(err);
   }
   const file = new OverlayFile(req.path, hostPath);
+  const head = Buffer.alloc(HEAD_BYTES);
   try {
-    await formatQcow2(new HostFileIo(req.path, handle, 0), {
+    const io = new HostFileIo(req.path, handle, 0);
+    await formatQcow2(recordingHead(io, head), {
       size: req.size,
       backingFile: req.backingFile,
       backingFormat: req.backingFormat,
     });
+    const st = await handle.stat();
+    // the overlay's node takes the file over as it is: no reopen, no rereading its tables
+    file.keepOpen({ handle, size: st.size, identity: `${st.dev}:${st.ino}`, head });
   } catch (err) {
     await handle.close();
     await file.discard();
     throw err;
   }
-  await handle.close();
   return file;
 }

@@ -13,6 +13,7 @@ import type { BlockGraph } from '../../graph.js';
 import { closeUnused } from '../../lifecycle.js';
 import type { BlockNode } from '../../node.js';
 import { openNode, type OpenScope } from '../../open.js';
+import type { OpenedHostFile } from '../../drivers/driver.js';
 import { ExternalSnapshot } from '../../snapshot/external.js';
 import { createOverlayFile, type OverlayFile, type OverlayFileRequest } from '../../snapshot/overlay-file.js';
 import type { ActionContext } from '../action.js';
@@ -125,10 +126,11 @@ function create(data: QDict, ctx: ActionContext) {
       const old = await snap.begin(a.device, a['node-name']);
       checkNewName(ctx.graph, a);
       const format = a.format ?? 'qcow2';
-      let hostPaths: Map<string, string> | undefined;
+      let hostFiles: Map<string, { hostPath: string; opened?: OpenedHostFile }> | undefined;
       if (a.mode !== 'existing') {
         file = await obtainFile(overlayRequest(old, a));
-        hostPaths = new Map([[a['snapshot-file'], file.hostPath]]);
+        // a read-write overlay takes over the file as created; a read-only one opens it anew
+        hostFiles = new Map([[a['snapshot-file'], { hostPath: file.hostPath, opened: old.readOnly ? undefined : file.takeOpened() }]]);
       }
       const opts = newDict();
       opts.driver = format;
@@ -139,7 +141,7 @@ function create(data: QDict, ctx: ActionContext) {
       opts.file = fileOpts;
       opts.backing = null;
       // the overlay is opened with the old node's flags (read-only, cache mode)
-      snap.append(await openNode({ ...scope, hostPaths }, opts, { readOnly: old.readOnly, cache: old.cache }));
+      snap.append(await openNode({ ...scope, hostFiles }, opts, { readOnly: old.readOnly, cache: old.cache }));
     },
     async commit() {
       await file?.keep();
