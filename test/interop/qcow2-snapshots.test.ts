@@ -115,6 +115,32 @@ describe.skipIf(skipWithout('qemu-img', 'qemu-io'))('qcow2 internal snapshots wi
     expect(structure(ours).equals(structure(theirs))).toBe(true);
   });
 
+  it('shares compressed clusters with a snapshot and rewrites them as qemu-io does', async () => {
+    const ours = tmp.path('comp-ours.qcow2');
+    const theirs = tmp.path('comp-theirs.qcow2');
+    mustRun('qemu-img', ['create', '-f', 'qcow2', theirs, '4M']);
+    qemuIo(theirs, ['write -c -P 7 0 64k', 'write -c -P 8 64k 64k', 'write -P 9 1M 64k']);
+    copyFileSync(theirs, ours);
+    mustRun('qemu-img', ['snapshot', '-c', 'a', theirs]);
+    qemuIo(theirs, ['write -P 1 4k 4k']);
+    mustRun('qemu-img', ['snapshot', '-c', 'b', theirs]);
+    mustRun('qemu-img', ['snapshot', '-d', 'a', theirs]);
+    qemuIo(theirs, ['write -P 2 64k 512']);
+    const img = await openQcow2(ours);
+    await img.instance.createSnapshot!('a');
+    await img.instance.write!(4 * KiB, Buffer.alloc(4 * KiB, 1), {});
+    await img.instance.createSnapshot!('b');
+    await img.instance.deleteSnapshot!(undefined, 'a');
+    await img.instance.write!(64 * KiB, Buffer.alloc(512, 2), {});
+    await img.close();
+    expect(qemuImgCheck(ours)).toMatchObject({ status: 0, corruptions: 0, leaks: 0 });
+    expect(structure(ours).equals(structure(theirs))).toBe(true);
+    const b = contentAt(ours, 'b', tmp.path('comp-r.qcow2'));
+    const want = Buffer.alloc(4 * MiB);
+    want.fill(7, 0, 64 * KiB).fill(1, 4 * KiB, 8 * KiB).fill(8, 64 * KiB, 128 * KiB).fill(9, MiB, MiB + 64 * KiB);
+    expect(b.equals(want)).toBe(true);
+  });
+
   it('writes the snapshot table entry as QEMU 7.2 does: 24 bytes of extra data, disk size, no icount', async () => {
     const path = tmp.path('entry.qcow2');
     mustRun('qemu-img', ['create', '-f', 'qcow2', path, '3M']);

@@ -46,7 +46,8 @@ function create(data: QDict, ctx: ActionContext) {
     async abort() {
       if (!created) return;
       try {
-        await created.store.instance.deleteSnapshot!(created.id, created.name);
+        // by id alone: the id is unique, and a name cut at 255 bytes may not survive decoding
+        await created.store.instance.deleteSnapshot!(created.id, undefined);
       } catch (err) {
         ctx.log.error(
           { err },
