@@ -54,8 +54,8 @@ export interface OpenedHostFile {
   readonly size: number;
   /** device:inode */
   readonly identity: string;
-  /** The file's first bytes as just written, to answer the first reads without I/O. */
-  readonly head: Buffer;
+  /** The file's first bytes as just written, when known, to answer the first reads without I/O. */
+  readonly head?: Buffer;
 }
 
 export interface DriverOpenContext {

@@ -21,6 +21,8 @@ export class ExternalSnapshot {
   readonly change = new GraphChange();
   private drain: DrainedSection | undefined;
   private appended = false;
+  /** Read-only reopens started at commit, finished before the drained section ends. */
+  private reopening: Promise<void> | undefined;
 
   constructor(
     private readonly graph: BlockGraph,
@@ -67,8 +69,12 @@ export class ExternalSnapshot {
     this.appended = true;
   }
 
-  /** The old node and the children it opened implicitly become read-only (errors only logged). */
-  async commit(): Promise<void> {
+  /**
+   * The old node and the children it opened implicitly become read-only (errors
+   * only logged). Their files are reopened read-only in the background, so the
+   * commits of a large transaction do not wait for each other's opens.
+   */
+  commit(): void {
     this.change.commit();
     const old = this.old!;
     if (!this.appended || old.readOnly) return;
@@ -83,13 +89,15 @@ export class ExternalSnapshot {
       this.log.warn({ err, node: old.nodeName }, 'could not make the snapshot base read-only');
       return;
     }
-    for (const n of nodes) {
-      try {
-        await n.instance.reopen?.(true);
-      } catch (err) {
-        this.log.warn({ err, node: n.nodeName }, 'reopen read-only failed');
-      }
-    }
+    this.reopening = Promise.all(
+      nodes.map(async (n) => {
+        try {
+          await n.instance.reopen?.(true);
+        } catch (err) {
+          this.log.warn({ err, node: n.nodeName }, 'reopen read-only failed');
+        }
+      }),
+    ).then(() => undefined);
   }
 
   abort(): void {
@@ -98,6 +106,7 @@ export class ExternalSnapshot {
 
   /** Ends the drained section; closes what nothing holds any more. */
   async clean(): Promise<void> {
+    await this.reopening;
     this.drain?.end();
     if (this.overlay) await closeUnused(this.graph, [this.overlay]);
   }

@@ -110,21 +110,6 @@ export function checkOverlayFormat(format: string): void {
 }
 
 /** Which open node, if any, has this file open (matched by device and inode). */
-/** Mirrors what is written below HEAD_BYTES into `head` (the file is new: the rest is zeroes). */
-function recordingHead(io: HostFileIo, head: Buffer): HostFileIo {
-  const write = io.write.bind(io);
-  io.write = async (offset, data) => {
-    if (offset < head.length) data.copy(head, offset, 0, Math.min(data.length, head.length - offset));
-    await write(offset, data);
-  };
-  const truncate = io.truncate.bind(io);
-  io.truncate = async (length) => {
-    if (length < head.length) head.fill(0, length);
-    await truncate(length);
-  };
-  return io;
-}
-
 async function nodeUsingFile(graph: BlockGraph, identity: string): Promise<string | undefined> {
   for (const node of graph.allNodes()) {
     if (node.instance.fileIdentity?.() !== identity) continue;
@@ -166,17 +151,15 @@ export async function createOverlayFile(graph: BlockGraph, req: OverlayFileReque
     throw couldNot(err);
   }
   const file = new OverlayFile(req.path, hostPath);
-  const head = Buffer.alloc(HEAD_BYTES);
   try {
-    const io = new HostFileIo(req.path, handle, 0);
-    await formatQcow2(recordingHead(io, head), {
+    const written = await formatQcow2(new HostFileIo(req.path, handle, 0), {
       size: req.size,
       backingFile: req.backingFile,
       backingFormat: req.backingFormat,
     });
     const st = await handle.stat();
     // the overlay's node takes the file over as it is: no reopen, no rereading its tables
-    file.keepOpen({ handle, size: st.size, identity: `${st.dev}:${st.ino}`, head });
+    file.keepOpen({ handle, size: st.size, identity: `${st.dev}:${st.ino}`, head: written?.subarray(0, HEAD_BYTES) });
   } catch (err) {
     await handle.close();
     await file.discard();

@@ -42,7 +42,11 @@ export interface Qcow2CreateOptions {
 
 const err = (desc: string): QmpError => QmpError.generic(desc);
 
-export async function formatQcow2(file: ChildIo, opts: Qcow2CreateOptions): Promise<void> {
+/**
+ * Writes a new, empty image. Returns its whole contents when they were
+ * written in one piece (a buffer the caller may keep), else undefined.
+ */
+export async function formatQcow2(file: ChildIo, opts: Qcow2CreateOptions): Promise<Buffer | undefined> {
   const cs = opts.clusterSize ?? 2 ** DEFAULT_CLUSTER_BITS;
   const clusterBits = Math.log2(cs);
   if (!Number.isInteger(clusterBits) || clusterBits < MIN_CLUSTER_BITS || clusterBits > MAX_CLUSTER_BITS) {
@@ -105,28 +109,29 @@ export async function formatQcow2(file: ChildIo, opts: Qcow2CreateOptions): Prom
   const l1Clusters = Math.ceil((l1Entries * 8) / cs);
   if (size > 0 && 3 + l1Clusters <= (cs * 8) / refcountBits && l1Entries * 8 <= MAX_L1_BYTES) {
     const whole = Buffer.alloc(3 * cs + l1Entries * 8);
-    buildHeaderCluster({ ...h, size, l1Size: l1Entries, l1TableOffset: 3 * cs }).copy(whole, 0);
+    buildHeaderCluster({ ...h, size, l1Size: l1Entries, l1TableOffset: 3 * cs }, whole);
     whole.writeBigUInt64BE(BigInt(2 * cs), cs);
     const refblock = whole.subarray(2 * cs, 3 * cs);
     for (let c = 0; c < 3 + l1Clusters; c++) writeRefcount(refblock, c, refcountBits, 1);
     await file.write(0, whole);
     await file.flush();
-    return;
+    return whole;
   }
 
   const image = Buffer.alloc(3 * cs);
-  buildHeaderCluster(h).copy(image, 0);
+  buildHeaderCluster(h, image);
   image.writeBigUInt64BE(BigInt(2 * cs), cs);
   const block = image.subarray(2 * cs);
   for (let c = 0; c < 3; c++) writeRefcount(block, c, refcountBits, 1);
 
   await file.write(0, image);
   await file.flush();
-  if (size === 0) return;
+  if (size === 0) return undefined;
 
   const img = await Qcow2Image.open({ file, backing: () => null, readOnly: false, log: silentLogger() });
   await truncateImage(img, size);
   await img.flush();
+  return undefined;
 }
 
 function writeRefcount(block: Buffer, i: number, bits: number, v: number): void {

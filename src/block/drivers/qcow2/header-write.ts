@@ -50,10 +50,13 @@ function featureTable(): Buffer {
   return buf;
 }
 
-/** Builds cluster 0 for header `h`; `h.backingFile`/`h.backingFormat` decide the backing part. */
-export function buildHeaderCluster(h: Qcow2Header): Buffer {
+/**
+ * Builds cluster 0 for header `h`; `h.backingFile`/`h.backingFormat` decide the
+ * backing part. Written into the start of `into` (zero-filled) when given.
+ */
+export function buildHeaderCluster(h: Qcow2Header, into?: Buffer): Buffer {
   const cs = 2 ** h.clusterBits;
-  const buf = Buffer.alloc(cs);
+  const buf = into ? into.subarray(0, cs) : Buffer.alloc(cs);
   const v3 = h.version >= 3;
   const name = h.backingFile === null ? null : Buffer.from(h.backingFile, 'utf8');
   if (name !== null && name.length > MAX_BACKING_NAME) throw E.invalidArgument();

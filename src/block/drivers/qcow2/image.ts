@@ -41,13 +41,14 @@ export interface ImageOpenOptions {
   log: Logger;
 }
 
-/** Bytes read first: enough for any header field, and for cluster 0 of small-cluster images. */
 /**
  * Bytes read at once when opening: the header cluster and, for images laid out
  * as qemu-img and qmpd create them, the refcount table and L1 table too, so
  * opening a fresh overlay costs one read instead of four.
  */
 const HEAD_READ = 256 * 1024;
+/** Enough for any header field qmpd reads before it knows the cluster size. */
+const HEADER_READ_MIN = 4096;
 
 export class Qcow2Image implements MetadataSet {
   readonly lock = new Mutex();
@@ -105,16 +106,17 @@ export class Qcow2Image implements MetadataSet {
   }
 
   static async open(o: ImageOpenOptions): Promise<Qcow2Image> {
-    const first = Buffer.alloc(HEAD_READ);
+    // a small image is read whole; past its end there are only zeroes
+    const first = Buffer.alloc(Math.min(HEAD_READ, Math.max(o.file.length(), HEADER_READ_MIN)));
     await o.file.read(0, first);
-    // serves reads that fall inside the first HEAD_READ bytes from what was read already
+    // serves reads that fall inside the bytes read already
     const readMeta = async (offset: number, buf: Buffer): Promise<void> => {
-      if (offset + buf.length <= HEAD_READ) first.copy(buf, 0, offset, offset + buf.length);
+      if (offset + buf.length <= first.length) first.copy(buf, 0, offset, offset + buf.length);
       else await o.file.read(offset, buf);
     };
     const cs = 2 ** headerClusterBits(first);
     let head = first.subarray(0, cs);
-    if (cs > HEAD_READ) {
+    if (cs > first.length) {
       head = Buffer.alloc(cs);
       await o.file.read(0, head);
     }

@@ -146,7 +146,7 @@ function create(data: QDict, ctx: ActionContext) {
     async commit() {
       await file?.keep();
       if (file?.replacesExisting) snap.overlay?.file?.child.instance.hostPathChanged?.(file.path);
-      await snap.commit();
+      snap.commit();
       // Unlike QEMU, an overlay that nothing uses stays, owned by the monitor.
       const overlay = snap.overlay!;
       if (overlay.parents.length === 0) overlay.monitorOwned = true;
