@@ -49,6 +49,7 @@ export class Daemon {
   /** Resolves once startup options are applied; monitors greet clients only then. */
   private readonly startedGate: Promise<void>;
   private markStarted!: () => void;
+  private readonly validatorsLoaded: Promise<void>;
   /** Resolves when the daemon has shut down (quit, signal or close()). */
   readonly stopped: Promise<void>;
   private resolveStopped!: () => void;
@@ -62,6 +63,10 @@ export class Daemon {
       this.metrics.commandDone(command, reply.error?.class ?? 'ok', (performance.now() - startedAt) / 1000);
     this.stopped = new Promise((resolve) => (this.resolveStopped = resolve));
     this.startedGate = new Promise((resolve) => (this.markStarted = resolve));
+    // loading overlaps with the I/O of startup options
+    this.validatorsLoaded = (this.registry.schema.warmUp?.() ?? Promise.resolve()).catch((err: unknown) => {
+      this.log.error({ err }, 'precompiled validators failed to load; the schema walker validates alone');
+    });
     if (!opts.greetAfterStartup) this.started();
     this.graph = new BlockGraph(this.log.child({ component: 'block' }));
     this.graph.emit = (event, data) => this.events.emit(event, data);
@@ -132,10 +137,12 @@ export class Daemon {
     return this.startedGate;
   }
 
-  /** Startup is complete: monitors start greeting their clients. */
+  /**
+   * Startup is complete: monitors start greeting their clients once the
+   * precompiled validators are in, so the first commands do not wait for them.
+   */
   started(): void {
-    this.markStarted();
-    setImmediate(() => this.registry.schema.warmUp?.());
+    void this.validatorsLoaded.then(this.markStarted);
   }
 
   /** Runs at shutdown, newest first (exports before the graph, and so on). */

@@ -25,26 +25,25 @@ function exportName(command: string): string {
 
 /**
  * The validators ajv compiled at `npm run gen` time (src/qapi/generated/validators.ts,
- * ~1 MB of code). They load in the background once the daemon starts; until then the
- * ordered walker alone decides, which is always correct, only slower.
+ * ~1 MB of code). They load while the daemon starts; until then the ordered walker
+ * alone decides, which is always correct, only slower.
  */
 export interface Validators {
   get(command: string): ArgsValidator | undefined;
-  /** Starts loading the generated module (parsing it takes ~0.1 s, so not during startup). */
-  load(): void;
+  /** Loads the generated module (parsing it takes ~30 ms); resolves when done, once. */
+  load(): Promise<void>;
 }
 
 export function argumentValidators(): Validators {
   let loaded: Record<string, ArgsValidator> | undefined;
-  let loading = false;
+  let loading: Promise<void> | undefined;
   return {
     get: (command) => loaded?.[exportName(command)],
     load() {
-      if (loading) return;
-      loading = true;
-      void import('./generated/validators.js').then((m) => {
+      loading ??= import('./generated/validators.js').then((m) => {
         loaded = m as unknown as Record<string, ArgsValidator>;
       });
+      return loading;
     },
   };
 }

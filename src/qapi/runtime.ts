@@ -16,8 +16,8 @@ export interface QapiSchemaRuntime {
   readonly commands: ReadonlyMap<string, SchemaCommandInfo>;
   /** Throws a QmpError with QEMU's text when `args` do not fit the command's argument type. */
   validateArguments(command: string, args: QDict): void;
-  /** Load what is only needed for speed (precompiled validators), once startup is over. */
-  warmUp?(): void;
+  /** Loads what is only needed for speed (precompiled validators); resolves when done. */
+  warmUp?(): Promise<void>;
   /** The SchemaInfo list that query-qmp-schema answers. */
   introspection(): readonly SchemaInfo[];
 }
