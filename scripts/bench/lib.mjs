@@ -19,7 +19,7 @@ export async function startDaemon(kind, { args = [], monitors = 1, dir } = {}) {
   }
   argv.push(...args);
   const cmd = kind === 'qmpd' ? process.execPath : 'qemu-storage-daemon';
-  const cmdArgs = kind === 'qmpd' ? [join(REPO, 'dist/cli.js'), ...argv] : argv;
+  const cmdArgs = kind === 'qmpd' ? [...(process.env.QMPD_NODE_ARGS ?? '').split(' ').filter(Boolean), join(REPO, 'dist/cli.js'), ...argv] : argv;
   const proc = spawn(cmd, cmdArgs, { cwd: workdir, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   proc.stderr.on('data', (d) => (stderr += d));

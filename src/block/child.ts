@@ -31,6 +31,10 @@ export class BdrvChild implements ChildIo, PermUser {
     return this.child.length();
   }
 
+  takeKnownHead(): Buffer | undefined {
+    return this.child.takeKnownHead();
+  }
+
   /** Reads past the child's end give zeroes (a backing file shorter than its overlay). */
   read(offset: number, buf: Buffer): Promise<void> {
     const len = this.child.length();

@@ -88,6 +88,10 @@ export class BlockNode implements NodeParent {
     return len % 512 === 0 ? len : len + 512 - (len % 512);
   }
 
+  takeKnownHead(): Buffer | undefined {
+    return this.instance.takeKnownHead?.();
+  }
+
   async read(offset: number, buf: Buffer): Promise<void> {
     this.inFlight.inc();
     try {

@@ -39,6 +39,12 @@ export interface ChildIo {
   readonly nodeName: string;
   length(): number;
   read(offset: number, buf: Buffer): Promise<void>;
+  /**
+   * Hands over the file's first bytes when they are in memory already (a new
+   * overlay), once: the format driver reads its metadata from them at open,
+   * and nothing keeps them afterwards. Never to be modified.
+   */
+  takeKnownHead?(): Buffer | undefined;
   write(offset: number, data: Buffer, flags?: WriteFlags): Promise<void>;
   writeZeroes(offset: number, length: number, flags?: ZeroFlags): Promise<void>;
   discard(offset: number, length: number): Promise<void>;
@@ -122,6 +128,8 @@ export interface DriverInstance {
   /** Virtual size in bytes. */
   length(): number;
   read(offset: number, buf: Buffer): Promise<void>;
+  /** See ChildIo.takeKnownHead (protocol drivers). */
+  takeKnownHead?(): Buffer | undefined;
   write?(offset: number, data: Buffer, flags: WriteFlags): Promise<void>;
   writeZeroes?(offset: number, length: number, flags: ZeroFlags): Promise<void>;
   discard?(offset: number, length: number): Promise<void>;

@@ -20,7 +20,7 @@ class FileInstance implements DriverInstance {
     private handle: FileHandle,
     private size: number,
     private readonly identity: string,
-    /** The file's first bytes, known from creating it; dropped at the first write. */
+    /** The file's first bytes, known from creating it; dropped at the first write or when taken. */
     private head?: Buffer,
   ) {}
 
@@ -38,6 +38,12 @@ class FileInstance implements DriverInstance {
 
   hostPathChanged(path: string): void {
     this.hostPath = path;
+  }
+
+  takeKnownHead(): Buffer | undefined {
+    const head = this.head;
+    this.head = undefined;
+    return head;
   }
 
   read(offset: number, buf: Buffer): Promise<void> {

@@ -106,9 +106,12 @@ export class Qcow2Image implements MetadataSet {
   }
 
   static async open(o: ImageOpenOptions): Promise<Qcow2Image> {
-    // a small image is read whole; past its end there are only zeroes
-    const first = Buffer.alloc(Math.min(HEAD_READ, Math.max(o.file.length(), HEADER_READ_MIN)));
-    await o.file.read(0, first);
+    // a new overlay's bytes are in memory; else a small image is read whole
+    let first = o.file.takeKnownHead?.();
+    if (!first) {
+      first = Buffer.alloc(Math.min(HEAD_READ, Math.max(o.file.length(), HEADER_READ_MIN)));
+      await o.file.read(0, first);
+    }
     // serves reads that fall inside the bytes read already
     const readMeta = async (offset: number, buf: Buffer): Promise<void> => {
       if (offset + buf.length <= first.length) first.copy(buf, 0, offset, offset + buf.length);

@@ -58,6 +58,16 @@ describe('overlay file taken over by its file node', () => {
     expect(past.subarray(100).every((b) => b === 0)).toBe(true);
   });
 
+  it('hands its head over once, then reads from the file', async () => {
+    const { inst, onDisk } = await adopt(join(dir, 'o.qcow2'));
+    const head = inst.takeKnownHead?.();
+    expect(head?.equals(onDisk.subarray(0, head.length))).toBe(true);
+    expect(inst.takeKnownHead?.()).toBeUndefined();
+    const again = Buffer.alloc(onDisk.length);
+    await inst.read(0, again);
+    expect(again.equals(onDisk)).toBe(true);
+  });
+
   it('reads what was written after the first write, not the stale head', async () => {
     const { inst } = await adopt(join(dir, 'o.qcow2'));
     await inst.write(0, Buffer.from('QMPD'));
