@@ -7,7 +7,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -92,6 +92,23 @@ function attachBackend(graph: BlockGraph, node: BlockNode): BlockBackend {
   return bb;
 }
 
+/** Access modes of this process's descriptors open on `path` (Linux /proc). */
+function fdAccessModes(path: string): string[] {
+  const modes: string[] = [];
+  for (const fd of readdirSync('/proc/self/fd')) {
+    let target: string;
+    try {
+      target = readlinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      continue; // closed meanwhile (the directory's own descriptor)
+    }
+    if (target !== path) continue;
+    const flags = /^flags:\s+([0-7]+)$/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))![1]!;
+    modes.push((parseInt(flags, 8) & 3) === 0 ? 'ro' : 'rw');
+  }
+  return modes;
+}
+
 function snapshot(node: string, file: string, name: string): TransactionRequest {
   return { type: 'blockdev-snapshot-sync', data: dict({ 'node-name': node, 'snapshot-file': file, 'snapshot-node-name': name }) };
 }
@@ -142,6 +159,25 @@ describe.skipIf(skipWithout('qemu-img', 'qemu-io'))('transactions on real images
     const map = JSON.parse(qemuImg('map', '-U', '--output=json', p('a1.qcow2'))) as { start: number; depth: number; data: boolean }[];
     expect(map.find((m) => m.start === 0)!.depth).toBe(1);
     expect(map.find((m) => m.start === 64 * 1024)!.depth).toBe(0);
+  });
+
+  it('reopens the base read-only after the answer, while reads through the overlay go on', async () => {
+    const a = await disk('a');
+    const bb = attachBackend(graph, a);
+    await bb.write(0, Buffer.alloc(4096, 0x33));
+    const accessModes = () => fdAccessModes(p('a.qcow2'));
+    expect(accessModes()).toEqual(['rw']);
+    await runTransaction(graph, log, [snapshot('a', p('a1.qcow2'), 'a1')], 'individual');
+    // reads issued right away wait for the reopen's drained section, then see the base's data
+    const reads = await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        const buf = Buffer.alloc(4096);
+        await bb.read(0, buf);
+        return buf.every((x) => x === 0x33);
+      }),
+    );
+    expect(reads.every(Boolean)).toBe(true);
+    expect(accessModes()).toEqual(['ro']);
   });
 
   it('leaves graph, read-only flags, bitmaps and every file as they were when a later action fails', async () => {

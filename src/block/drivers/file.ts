@@ -14,6 +14,8 @@ const ZERO_CHUNK = 1024 * 1024;
 const zeroChunk = Buffer.alloc(ZERO_CHUNK);
 
 class FileInstance implements DriverInstance {
+  private handleChanges: Promise<void> = Promise.resolve();
+
   constructor(
     private readonly path: string,
     private hostPath: string,
@@ -95,15 +97,24 @@ class FileInstance implements DriverInstance {
     return { dirtyFlag: false };
   }
 
-  async reopen(readOnly: boolean): Promise<void> {
-    const handle = await openHandle(this.hostPath, readOnly, this.path);
-    const old = this.handle;
-    this.handle = handle;
-    await old.close();
+  reopen(readOnly: boolean): Promise<void> {
+    return this.serially(async () => {
+      const handle = await openHandle(this.hostPath, readOnly, this.path);
+      const old = this.handle;
+      this.handle = handle;
+      await old.close();
+    });
   }
 
-  async close(): Promise<void> {
-    await this.handle.close();
+  close(): Promise<void> {
+    return this.serially(() => this.handle.close());
+  }
+
+  /** Reopens and the close run one after another: a reopen may still be running in the background. */
+  private serially(fn: () => Promise<void>): Promise<void> {
+    const done = this.handleChanges.then(fn);
+    this.handleChanges = done.catch(() => undefined);
+    return done;
   }
 }
 

@@ -21,8 +21,6 @@ export class ExternalSnapshot {
   readonly change = new GraphChange();
   private drain: DrainedSection | undefined;
   private appended = false;
-  /** Read-only reopens started at commit, finished before the drained section ends. */
-  private reopening: Promise<void> | undefined;
 
   constructor(
     private readonly graph: BlockGraph,
@@ -71,8 +69,9 @@ export class ExternalSnapshot {
 
   /**
    * The old node and the children it opened implicitly become read-only (errors
-   * only logged). Their files are reopened read-only in the background, so the
-   * commits of a large transaction do not wait for each other's opens.
+   * only logged). Their files are reopened read-only in the background, in a
+   * drained section of their own (entered while the transaction's still holds),
+   * so neither the other commits nor the answer wait for those opens.
    */
   commit(): void {
     this.change.commit();
@@ -89,15 +88,22 @@ export class ExternalSnapshot {
       this.log.warn({ err, node: old.nodeName }, 'could not make the snapshot base read-only');
       return;
     }
-    this.reopening = Promise.all(
-      nodes.map(async (n) => {
+    void this.reopenReadOnly(old, nodes);
+  }
+
+  private async reopenReadOnly(old: BlockNode, nodes: BlockNode[]): Promise<void> {
+    const section = await drainedBegin([old]);
+    try {
+      for (const n of nodes) {
         try {
           await n.instance.reopen?.(true);
         } catch (err) {
           this.log.warn({ err, node: n.nodeName }, 'reopen read-only failed');
         }
-      }),
-    ).then(() => undefined);
+      }
+    } finally {
+      section.end();
+    }
   }
 
   abort(): void {
@@ -106,7 +112,6 @@ export class ExternalSnapshot {
 
   /** Ends the drained section; closes what nothing holds any more. */
   async clean(): Promise<void> {
-    await this.reopening;
     this.drain?.end();
     if (this.overlay) await closeUnused(this.graph, [this.overlay]);
   }

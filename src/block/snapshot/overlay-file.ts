@@ -7,7 +7,7 @@
  * commit); a file the transaction created is removed again on abort.
  */
 import { randomBytes } from 'node:crypto';
-import { open, rename, stat, unlink } from 'node:fs/promises';
+import { open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { QmpError } from '../../qmp/error.js';
 import { describeErrno } from '../../util/errno.js';
@@ -119,6 +119,18 @@ async function nodeUsingFile(graph: BlockGraph, identity: string): Promise<strin
   return undefined;
 }
 
+const eexist = () => Object.assign(new Error('EEXIST'), { code: 'EEXIST' });
+
+/** A new file opened read-write, or undefined when the name is taken. */
+async function createExclusive(path: string, couldNot: (err: unknown) => QmpError): Promise<FileHandle | undefined> {
+  try {
+    return await open(path, 'wx+');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return undefined;
+    throw couldNot(err);
+  }
+}
+
 export async function createOverlayFile(graph: BlockGraph, req: OverlayFileRequest): Promise<OverlayFile> {
   checkOverlayFormat(req.format);
   // bdrv_img_create()'s own checks of the backing name
@@ -128,27 +140,25 @@ export async function createOverlayFile(graph: BlockGraph, req: OverlayFileReque
   if (req.backingFile === '') throw QmpError.generic('Expected backing file name, got empty string');
   const couldNot = (err: unknown) =>
     QmpError.generic(`Could not create '${req.path}': ${describeErrno(err)}`, { cause: err });
-  let existed = false;
-  try {
-    const st = await stat(req.path);
+  // the usual case, a new name, costs one open; an existing file is checked, then replaced at commit
+  let hostPath = req.path;
+  let handle = await createExclusive(hostPath, couldNot);
+  if (!handle) {
+    let st;
+    try {
+      st = await stat(req.path);
+    } catch (err) {
+      // gone again, or a dangling symlink: report what the create met
+      throw couldNot((err as NodeJS.ErrnoException).code === 'ENOENT' ? eexist() : err);
+    }
     if (st.isDirectory()) throw couldNot(Object.assign(new Error('EISDIR'), { code: 'EISDIR' }));
     const user = await nodeUsingFile(graph, `${st.dev}:${st.ino}`);
     if (user !== undefined) {
       throw QmpError.generic(`Could not create '${req.path}': the image is in use by node '${user}'`);
     }
-    existed = true;
-  } catch (err) {
-    if (err instanceof QmpError) throw err;
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw couldNot(err);
-  }
-  const hostPath = existed
-    ? join(dirname(req.path), `.${basename(req.path)}.qmpd-${randomBytes(4).toString('hex')}`)
-    : req.path;
-  let handle;
-  try {
-    handle = await open(hostPath, 'wx+');
-  } catch (err) {
-    throw couldNot(err);
+    hostPath = join(dirname(req.path), `.${basename(req.path)}.qmpd-${randomBytes(4).toString('hex')}`);
+    handle = await createExclusive(hostPath, couldNot);
+    if (!handle) throw couldNot(eexist());
   }
   const file = new OverlayFile(req.path, hostPath);
   try {

@@ -155,7 +155,7 @@ export class Qcow2Image implements MetadataSet {
       }
     }
 
-    const table = Buffer.alloc(h.refcountTableClusters * cs);
+    const table = Buffer.allocUnsafe(h.refcountTableClusters * cs); // filled whole by readMeta
     await readMeta(rtStart, table);
     // Most of the table is empty: test entries as raw words before decoding any (a 64 KiB
     // table has 8192 entries, and snapshots open many fresh images).
