@@ -58,6 +58,23 @@ export class CrashRecorder implements ChildIo {
   }
 
   /**
+   * Every crash point with four choices of the unflushed writes each: none,
+   * all, and two pseudo-random halves (deterministic for a given `seed`).
+   */
+  *everyCrash(seed: number): Generator<{ k: number; state: Buffer }> {
+    let x = seed;
+    const rnd = (): number => {
+      x = (Math.imul(x, 1103515245) + 12345) | 0;
+      return (x >>> 16) / 65536;
+    };
+    for (let k = 0; k <= this.flushCount; k++) {
+      for (const keep of [() => false, () => true, () => rnd() < 0.5, () => rnd() < 0.5]) {
+        yield { k, state: this.crashState(k, keep) };
+      }
+    }
+  }
+
+  /**
    * The file as a crash after flush `k` (0 = before the first flush) could
    * leave it, keeping those later writes (up to the next flush) for which
    * `keep(i)` is true.

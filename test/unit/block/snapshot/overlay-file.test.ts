@@ -70,7 +70,7 @@ describe('overlay file taken over by its file node', () => {
 
   it('reads what was written after the first write, not the stale head', async () => {
     const { inst } = await adopt(join(dir, 'o.qcow2'));
-    await inst.write(0, Buffer.from('QMPD'));
+    await inst.write!(0, Buffer.from('QMPD'), {});
     const got = Buffer.alloc(4);
     await inst.read(0, got);
     expect(got.toString()).toBe('QMPD');
