@@ -61,16 +61,24 @@ async function exported(kind, format, fn) {
 }
 
 /** Each run writes a fresh image, then reads what it wrote (no holes to skip). */
-async function throughput(kind, format) {
-  const runs = [];
+function oneRun(kind, format) {
+  return exported(kind, format, async (uri) => {
+    const r = [];
+    for (const c of CASES) r.push(await benchOnce(uri, c));
+    return r;
+  });
+}
+
+/** qmpd and QSD runs alternate, so that the machine's drift touches both alike. */
+async function throughput(format) {
+  const ours = [];
+  const theirs = [];
   for (let i = 0; i < RUNS; i++) {
-    runs.push(await exported(kind, format, async (uri) => {
-      const r = [];
-      for (const c of CASES) r.push(await benchOnce(uri, c));
-      return r;
-    }));
+    ours.push(await oneRun('qmpd', format));
+    theirs.push(await oneRun('qsd', format));
   }
-  return CASES.map((_, i) => median(runs.map((r) => r[i])));
+  const medians = (runs) => CASES.map((_, i) => median(runs.map((r) => r[i])));
+  return { ours: medians(ours), theirs: medians(theirs) };
 }
 
 /** Time of a blockdev-snapshot-sync transaction while qemu-img bench writes through the export. */
@@ -101,8 +109,7 @@ export async function run() {
     return;
   }
   for (const format of ['qcow2', 'raw']) {
-    const ours = await throughput('qmpd', format);
-    const theirs = await throughput('qsd', format);
+    const { ours, theirs } = await throughput(format);
     CASES.forEach((c, i) => line(`${format}: ${c.label}`, ours[i], theirs[i], c.unit, true));
   }
   line('snapshot transaction under write load', await snapshotUnderLoad('qmpd'), await snapshotUnderLoad('qsd'), 'ms', false);
