@@ -108,7 +108,12 @@ export const CRAFTED: CraftedImage[] = [
   },
   { name: 'encryption method 1 (AES)', craft: (f) => patch(f, [32, u32(1)]), message: 'qcow2: encrypted images are not supported', qemuSame: false },
   { name: 'an external data file', craft: (f) => patch(f, [72, u64(0x4n)]), message: 'qcow2: images with an external data file are not supported', qemuSame: false },
-  { name: 'extended L2 entries', craft: (f) => patch(f, [72, u64(0x10n)]), message: 'qcow2: images with extended L2 entries (subclusters) are not supported', qemuSame: false },
+  {
+    name: 'extended L2 entries with 8 KiB clusters (256-byte subclusters)',
+    craft: (f) => patch(f, [72, u64(0x10n)], [20, u32(13)]),
+    message: 'Unsupported subcluster size: 256',
+    qemuSame: true,
+  },
   {
     name: 'the dirty bit',
     craft: (f) => patch(f, [72, u64(0x1n)]),

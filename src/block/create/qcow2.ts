@@ -2,7 +2,7 @@
  * blockdev-create for `qcow2` (qcow2_co_create): the options checked in
  * QEMU 7.2's order with its texts, then the image laid out by formatQcow2
  * through the node named by `file`. What qmpd's qcow2 cannot write yet
- * (preallocation, extended L2, external data files, zstd, encryption) is
+ * (preallocation, external data files, zstd, encryption) is
  * refused before anything is written.
  */
 import type { BlockdevCreateOptionsQcow2 } from '../../qapi/generated/types.js';
@@ -18,6 +18,8 @@ const SECTOR = 512n;
 const MIN_CLUSTER = 512;
 const MAX_CLUSTER = 2 * 1024 * 1024;
 const DEFAULT_CLUSTER = 65536;
+/** 32 subclusters of at least 512 bytes */
+const MIN_EXTL2_CLUSTER = 16384;
 const MAX_REFCOUNT_BITS = 64;
 const V3_ONLY = '(use version=v3 or greater)';
 
@@ -41,10 +43,12 @@ export function checkQcow2Options(o: BlockdevCreateOptionsQcow2): Qcow2CreateOpt
   if (!isPowerOfTwo(clusterSize) || clusterSize < MIN_CLUSTER || clusterSize > MAX_CLUSTER) {
     throw fail('Cluster size must be a power of two between 512 and 2048k');
   }
-  if (extendedL2) throw unsupported('Extended L2 entries are');
+  if (extendedL2 && clusterSize < MIN_EXTL2_CLUSTER) {
+    throw fail(`Extended L2 entries are only supported with cluster sizes of at least ${MIN_EXTL2_CLUSTER} bytes`);
+  }
   const prealloc = o.preallocation ?? 'off';
   const backingFile = o['backing-file'];
-  if (backingFile !== undefined && prealloc !== 'off') {
+  if (backingFile !== undefined && prealloc !== 'off' && !extendedL2) {
     throw fail('Backing file and preallocation can only be used at the same time if extended_l2 is on');
   }
   if (o['backing-fmt'] !== undefined && backingFile === undefined) {
@@ -88,6 +92,7 @@ export function checkQcow2Options(o: BlockdevCreateOptionsQcow2): Qcow2CreateOpt
     refcountBits,
     compat: version === 2 ? '0.10' : '1.1',
     lazyRefcounts: lazy,
+    extendedL2,
   };
   if (backingFile !== undefined) plan.backingFile = backingFile;
   if (o['backing-fmt'] !== undefined) plan.backingFormat = o['backing-fmt'];

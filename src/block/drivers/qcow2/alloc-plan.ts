@@ -9,6 +9,8 @@ import { compressedClusters } from './compressed.js';
 import { Kind, setEntry } from './entries.js';
 import type { Qcow2Image } from './image.js';
 import type { InflightAllocations } from './inflight.js';
+import { planSubclusters } from './subcluster-plan.js';
+import { markWritten, readBitmap, writeBitmap } from './subclusters.js';
 
 export interface AllocCluster {
   /** guest cluster index */
@@ -21,6 +23,13 @@ export interface AllocCluster {
   reused: boolean;
   /** the host cluster starts at or past the end of the file: it has never held data */
   fresh: boolean;
+  /**
+   * Bytes [from, to) of the cluster that get written: the guest data plus its
+   * copy-on-write. Whole clusters without subclusters; with them, only the
+   * subclusters that must come along (subclusters.ts cowBounds).
+   */
+  from: number;
+  to: number;
 }
 
 /** Guest clusters whose new host clusters are contiguous: written with one request. */
@@ -58,20 +67,7 @@ export async function ensureL2(img: Qcow2Image, l1Index: number): Promise<number
 /** Call with the lock held and no in-flight allocation overlapping the range. */
 export async function makePlan(img: Qcow2Image, offset: number, length: number): Promise<AllocPlan> {
   const cs = img.cs;
-  const extents = await mapExtents(img, offset, length);
-  const inPlace: Extent[] = [];
-  const allocs: AllocCluster[] = [];
-  for (const e of extents) {
-    if (e.kind === Kind.Normal && e.copied) {
-      inPlace.push(e);
-      continue;
-    }
-    const last = Math.floor((e.guest + e.length - 1) / cs);
-    for (let gc = Math.floor(e.guest / cs); gc <= last; gc++) {
-      const reused = e.kind === Kind.ZeroAlloc && e.copied;
-      allocs.push({ gc, old: e, host: reused ? hostOfCluster(e, gc, cs) : 0, reused, fresh: false });
-    }
-  }
+  const { inPlace, allocs } = img.extL2 ? await planSubclusters(img, offset, length) : await planClusters(img, offset, length);
   if (allocs.length === 0) return { inPlace, allocs, runs: [], token: null };
 
   const token = img.inflight.add(allocs[0]!.gc, allocs[allocs.length - 1]!.gc);
@@ -109,6 +105,30 @@ export async function makePlan(img: Qcow2Image, offset: number, length: number):
   return { inPlace, allocs, runs: groupRuns(allocs, cs), token };
 }
 
+export interface PlanParts {
+  inPlace: Extent[];
+  allocs: AllocCluster[];
+}
+
+async function planClusters(img: Qcow2Image, offset: number, length: number): Promise<PlanParts> {
+  const cs = img.cs;
+  const extents = await mapExtents(img, offset, length);
+  const inPlace: Extent[] = [];
+  const allocs: AllocCluster[] = [];
+  for (const e of extents) {
+    if (e.kind === Kind.Normal && e.copied) {
+      inPlace.push(e);
+      continue;
+    }
+    const last = Math.floor((e.guest + e.length - 1) / cs);
+    for (let gc = Math.floor(e.guest / cs); gc <= last; gc++) {
+      const reused = e.kind === Kind.ZeroAlloc && e.copied;
+      allocs.push({ gc, old: e, host: reused ? hostOfCluster(e, gc, cs) : 0, reused, fresh: false, from: 0, to: cs });
+    }
+  }
+  return { inPlace, allocs };
+}
+
 function groupRuns(allocs: AllocCluster[], cs: number): HostRun[] {
   const runs: HostRun[] = [];
   let cur: AllocCluster[] = [];
@@ -141,7 +161,9 @@ export async function linkPlan(img: Qcow2Image, plan: AllocPlan): Promise<void> 
       table = await img.l2.getForUpdate(l2Off);
       tableOff = l2Off;
     }
-    setEntry(table, (a.gc % per) * 8, a.host, true);
+    const at = (a.gc % per) * img.l2EntryBytes;
+    setEntry(table, at, a.host, true);
+    if (img.extL2) writeBitmap(table, at, markWritten(readBitmap(table, at), a.from, a.to, cs));
     if (a.reused) continue;
     if (a.old.kind === Kind.Normal || a.old.kind === Kind.ZeroAlloc) {
       img.frees.queue(hostOfCluster(a.old, a.gc, cs) / cs, 1);

@@ -7,6 +7,7 @@
 import { classify, compressedRange, entryCopied, entryOffset, Kind, type CompressedRange } from './entries.js';
 import { qcow2Errors as E } from './errors.js';
 import type { Qcow2Image } from './image.js';
+import { bitmapInvalid, readBitmap, runLength, SUBCLUSTERS, subclusterKind } from './subclusters.js';
 
 export interface Extent {
   /** guest byte offset */
@@ -56,23 +57,36 @@ export async function mapExtents(img: Qcow2Image, offset: number, length: number
     while (pos < tableEnd) {
       const c = Math.floor(pos / cs);
       const index = c % per;
-      const len = Math.min(tableEnd, (c + 1) * cs) - pos;
-      const kind = classify(table, index * 8, img.zeroFlag);
-      let host = 0;
+      const clusterEnd = Math.min(tableEnd, (c + 1) * cs);
+      const at = index * img.l2EntryBytes;
+      const kind = classify(table, at, img.zeroBit);
+      let base = 0;
       let copied = false;
       if (kind === Kind.Normal || kind === Kind.ZeroAlloc) {
-        const cluster = entryOffset(table, index * 8);
-        if (cluster % cs !== 0) await img.markCorrupt(E.dataUnaligned(cluster, l2Off, index));
-        host = cluster + (pos % cs);
-        copied = entryCopied(table, index * 8);
+        base = entryOffset(table, at);
+        if (base % cs !== 0) await img.markCorrupt(E.dataUnaligned(base, l2Off, index));
+        copied = entryCopied(table, at);
       }
       if (kind === Kind.Compressed) {
-        const comp = compressedRange(table, index * 8, img.clusterBits);
-        out.push({ guest: pos, length: len, kind, host: 0, copied: false, comp });
+        const comp = compressedRange(table, at, img.clusterBits);
+        out.push({ guest: pos, length: clusterEnd - pos, kind, host: 0, copied: false, comp });
+      } else if (img.extL2) {
+        const b = readBitmap(table, at);
+        if (bitmapInvalid(kind, b)) await img.markCorrupt(E.invalidEntry(l2Off, index, true));
+        const scs = cs / SUBCLUSTERS;
+        while (pos < clusterEnd) {
+          const sc = Math.floor((pos % cs) / scs);
+          const n = runLength(kind, b, sc);
+          const runEnd = Math.min(clusterEnd, c * cs + (sc + n) * scs);
+          const sk = subclusterKind(kind, b, sc);
+          const onHost = sk === Kind.Normal || sk === Kind.ZeroAlloc;
+          push(out, pos, runEnd - pos, sk, onHost ? base + (pos - c * cs) : 0, onHost && copied);
+          pos = runEnd;
+        }
       } else {
-        push(out, pos, len, kind, host, copied);
+        push(out, pos, clusterEnd - pos, kind, base === 0 ? 0 : base + (pos % cs), copied);
       }
-      pos += len;
+      pos = clusterEnd;
     }
   }
   return out;

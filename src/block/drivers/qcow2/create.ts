@@ -12,6 +12,7 @@ import type { ChildIo } from '../driver.js';
 import {
   COMPAT_LAZY_REFCOUNTS,
   DEFAULT_CLUSTER_BITS,
+  INCOMPAT_EXTL2,
   MAX_CLUSTER_BITS,
   MAX_L1_BYTES,
   MIN_CLUSTER_BITS,
@@ -21,6 +22,7 @@ import type { Qcow2Header } from './header.js';
 import { buildHeaderCluster } from './header-write.js';
 import { Qcow2Image } from './image.js';
 import { truncateImage } from './resize.js';
+import { EXTL2_ENTRY_BYTES, MIN_EXTL2_CLUSTER_BITS } from './subclusters.js';
 
 export interface Qcow2CreateOptions {
   /** virtual size in bytes; rounded up to a multiple of 512 as QEMU does */
@@ -38,6 +40,8 @@ export interface Qcow2CreateOptions {
    * updates refcounts eagerly; the bit lets QEMU defer them when it opens the image.
    */
   lazyRefcounts?: boolean;
+  /** 16-byte L2 entries with 32 subclusters per cluster (v3, clusters of 16 KiB or more) */
+  extendedL2?: boolean;
 }
 
 const err = (desc: string): QmpError => QmpError.generic(desc);
@@ -66,6 +70,12 @@ export async function formatQcow2(file: ChildIo, opts: Qcow2CreateOptions): Prom
   if (opts.lazyRefcounts && version === 2) {
     throw err('Lazy refcounts only supported with compatibility level 1.1 and above (use version=v3 or greater)');
   }
+  if (opts.extendedL2 && version === 2) {
+    throw err('Extended L2 entries are only supported with compatibility level 1.1 and above (use version=v3 or greater)');
+  }
+  if (opts.extendedL2 && clusterBits < MIN_EXTL2_CLUSTER_BITS) {
+    throw err(`Extended L2 entries are only supported with cluster sizes of at least ${2 ** MIN_EXTL2_CLUSTER_BITS} bytes`);
+  }
   if (opts.backingFormat !== undefined && opts.backingFile === undefined) {
     throw err('Backing format cannot be used without backing file');
   }
@@ -85,7 +95,7 @@ export async function formatQcow2(file: ChildIo, opts: Qcow2CreateOptions): Prom
     refcountTableClusters: 1,
     nbSnapshots: 0,
     snapshotsOffset: 0,
-    incompatible: 0n,
+    incompatible: opts.extendedL2 ? INCOMPAT_EXTL2 : 0n,
     compatible: opts.lazyRefcounts ? COMPAT_LAZY_REFCOUNTS : 0n,
     autoclear: 0n,
     refcountOrder,
@@ -105,7 +115,7 @@ export async function formatQcow2(file: ChildIo, opts: Qcow2CreateOptions): Prom
   // Common case (everything counted by the first refcount block): the final layout
   // in one write, the same bytes the general path below ends with. Snapshots of
   // many disks create many images at once; this keeps each to one write and one flush.
-  const l1Entries = Math.ceil(size / (cs * (cs / 8)));
+  const l1Entries = Math.ceil(size / (cs * (cs / (opts.extendedL2 ? EXTL2_ENTRY_BYTES : 8))));
   const l1Clusters = Math.ceil((l1Entries * 8) / cs);
   if (size > 0 && 3 + l1Clusters <= (cs * 8) / refcountBits && l1Entries * 8 <= MAX_L1_BYTES) {
     const whole = Buffer.alloc(3 * cs + l1Entries * 8);

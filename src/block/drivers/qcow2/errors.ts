@@ -51,10 +51,16 @@ export const qcow2Errors = {
       `qcow2: Image is corrupt: Cluster allocation offset ${hex(off)} unaligned ` +
         `(L2 offset: ${hex(l2Off)}, L2 index: ${hex(l2Index)})`,
     ),
+  subclusterSize: (bytes: number) => g(`Unsupported subcluster size: ${bytes}`),
+  /** QEMU's text for a bitmap it refuses; reads word it with two spaces, writes with one */
+  invalidEntry: (l2Off: number, l2Index: number, read: boolean) =>
+    g(
+      `qcow2: Image is corrupt: Invalid cluster entry found ${read ? ' ' : ''}` +
+        `(L2 offset: ${hex(l2Off)}, L2 index: ${hex(l2Index)})`,
+    ),
   // qmpd's refusals of valid images it does not handle.
   encrypted: () => g('qcow2: encrypted images are not supported'),
   dataFile: () => g('qcow2: images with an external data file are not supported'),
-  extendedL2: () => g('qcow2: images with extended L2 entries (subclusters) are not supported'),
   dirtyReadWrite: () =>
     g(
       'qcow2: Image has the dirty bit set (lazy refcounts were in use); ' +

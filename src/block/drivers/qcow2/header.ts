@@ -5,12 +5,13 @@
  */
 import {
   AUTOCLEAR_BITMAPS, COMPAT_LAZY_REFCOUNTS, EXT_BACKING_FORMAT, EXT_BITMAPS, EXT_CRYPTO, EXT_DATA_FILE, EXT_END,
-  EXT_FEATURE_TABLE, FEATURE_ENTRY_SIZE, INCOMPAT_COMPRESSION, INCOMPAT_CORRUPT, INCOMPAT_KNOWN,
+  EXT_FEATURE_TABLE, FEATURE_ENTRY_SIZE, INCOMPAT_COMPRESSION, INCOMPAT_CORRUPT, INCOMPAT_EXTL2, INCOMPAT_KNOWN,
   MAX_BACKING_FORMAT, MAX_BACKING_NAME, MAX_CLUSTER_BITS, MAX_L1_BYTES, MAX_REFTABLE_BYTES,
   MAX_SAFE_OFFSET, MIN_CLUSTER_BITS, QCOW2_MAGIC, V2_HEADER_LENGTH, V3_MIN_HEADER_LENGTH,
   V3_WRITTEN_HEADER_LENGTH,
 } from './constants.js';
 import { qcow2Errors as E } from './errors.js';
+import { EXTL2_ENTRY_BYTES, MIN_EXTL2_CLUSTER_BITS, SUBCLUSTERS } from './subclusters.js';
 
 export interface FeatureName {
   /** 0 incompatible, 1 compatible, 2 autoclear */
@@ -154,6 +155,8 @@ export function parseHeader(head: Buffer, readOnly: boolean): Qcow2Header {
   const unknown = h.incompatible & ~INCOMPAT_KNOWN;
   if (unknown !== 0n) throw E.unsupportedFeatures(featureList(unknown, h.featureNames));
   if ((h.incompatible & INCOMPAT_CORRUPT) !== 0n && !readOnly) throw E.corruptReadWrite();
+  const extL2 = (h.incompatible & INCOMPAT_EXTL2) !== 0n;
+  if (extL2 && clusterBits < MIN_EXTL2_CLUSTER_BITS) throw E.subclusterSize(cs / SUBCLUSTERS);
   if (h.refcountOrder > 6) throw E.refcountOrder();
   if (h.compressionType !== 0 && (h.incompatible & INCOMPAT_COMPRESSION) === 0n) throw E.compressionBitMustBeSet();
   if (h.compressionType === 0 && (h.incompatible & INCOMPAT_COMPRESSION) !== 0n) throw E.compressionBitMustNotBeSet();
@@ -168,7 +171,7 @@ export function parseHeader(head: Buffer, readOnly: boolean): Qcow2Header {
 
   if (h.l1Size > MAX_L1_BYTES / 8) throw E.l1TooLarge();
   if (!Number.isFinite(h.size)) throw E.imageTooBig();
-  const l2Span = cs * (cs / 8);
+  const l2Span = cs * (cs / (extL2 ? EXTL2_ENTRY_BYTES : 8));
   if (h.size / l2Span > 0x7fffffff) throw E.imageTooBig();
   if (h.l1Size < Math.ceil(h.size / l2Span)) throw E.l1TooSmall();
   if (!tableOffsetValid(h.l1TableOffset, h.l1Size, 8, cs)) throw E.l1Offset();

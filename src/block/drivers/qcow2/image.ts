@@ -30,6 +30,7 @@ import { L1Table } from './l1.js';
 import { MetaCache } from './meta-cache.js';
 import { Mutex } from './mutex.js';
 import { Refcounts } from './refcount.js';
+import { EXTL2_ENTRY_BYTES } from './subclusters.js';
 import { readSnapshotTable, type SnapshotEntry } from './snapshot-table.js';
 import { WriteGate } from './gate.js';
 import { writeback, type MetadataSet } from './writeback.js';
@@ -60,8 +61,14 @@ export class Qcow2Image implements MetadataSet {
   readonly clusterBits: number;
   /** Entries per L2 table. */
   readonly l2Entries: number;
-  /** v3 images have the zero flag in L2 entries. */
+  /** Bytes per L2 entry: 8, or 16 with extended L2 entries. */
+  readonly l2EntryBytes: number;
+  /** Extended L2 entries: 32 subclusters per cluster, each with its own allocated and zero bit. */
+  readonly extL2: boolean;
+  /** v3 images can record "reads as zeroes" (zero flag, or zero bits of extended entries). */
   readonly zeroFlag: boolean;
+  /** Bit 0 of a descriptor is the zero flag (v3 without extended L2; with it the bit is unused). */
+  readonly zeroBit: boolean;
   readonly l2: MetaCache;
   readonly allocator: Allocator;
   readOnly: boolean;
@@ -95,8 +102,11 @@ export class Qcow2Image implements MetadataSet {
     this.readOnly = readOnly;
     this.clusterBits = header.clusterBits;
     this.cs = 2 ** header.clusterBits;
-    this.l2Entries = this.cs / 8;
+    this.extL2 = (header.incompatible & INCOMPAT_EXTL2) !== 0n;
+    this.l2EntryBytes = this.extL2 ? EXTL2_ENTRY_BYTES : 8;
+    this.l2Entries = this.cs / this.l2EntryBytes;
     this.zeroFlag = header.version >= 3;
+    this.zeroBit = this.zeroFlag && !this.extL2;
     const l2Capacity = Math.max(L2_CACHE_MIN_TABLES, Math.floor(L2_CACHE_BYTES / this.cs));
     this.l2 = new MetaCache(l2Capacity, this.cs, (off, buf) => file.read(off, buf));
     this.allocator = new Allocator(refs, file, () => {
@@ -126,7 +136,6 @@ export class Qcow2Image implements MetadataSet {
     const h = parseHeader(head, o.readOnly);
     if (h.cryptMethod !== 0) throw E.encrypted();
     if ((h.incompatible & INCOMPAT_DATA_FILE) !== 0n) throw E.dataFile();
-    if ((h.incompatible & INCOMPAT_EXTL2) !== 0n) throw E.extendedL2();
     if (!o.readOnly && (h.incompatible & INCOMPAT_DIRTY) !== 0n) throw E.dirtyReadWrite();
 
     const fileLength = o.file.length();

@@ -127,7 +127,7 @@ export class Qcow2Instance implements DriverInstance {
       if (bitmaps.length > 0) data['bitmaps'] = bitmaps;
       data['refcount-bits'] = 2 ** h.refcountOrder;
       data['corrupt'] = (h.incompatible & INCOMPAT_CORRUPT) !== 0n;
-      data['extended-l2'] = false;
+      data['extended-l2'] = this.img.extL2;
     } else {
       data['compat'] = '0.10';
       data['compression-type'] = 'zlib';

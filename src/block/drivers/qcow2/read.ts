@@ -22,33 +22,38 @@ export async function readBacking(img: Qcow2Image, guest: number, buf: Buffer): 
 export async function readImage(img: Qcow2Image, offset: number, buf: Buffer): Promise<void> {
   const epoch = img.frees.begin();
   try {
-    const extents = await mapExtents(img, offset, buf.length);
-    const tasks: Promise<void>[] = [];
-    for (const e of extents) {
-      const sub = buf.subarray(e.guest - offset, e.guest - offset + e.length);
-      switch (e.kind) {
-        case Kind.Normal:
-          tasks.push(img.file.read(e.host, sub));
-          break;
-        case Kind.ZeroPlain:
-        case Kind.ZeroAlloc:
-          sub.fill(0);
-          break;
-        case Kind.Unallocated:
-          tasks.push(readBacking(img, e.guest, sub));
-          break;
-        case Kind.Compressed:
-          tasks.push(
-            readCompressedCluster(img, e.comp!, e.guest).then((data) => {
-              const inCluster = e.guest % img.cs;
-              data.copy(sub, 0, inCluster, inCluster + e.length);
-            }),
-          );
-          break;
-      }
-    }
-    await settleAll(tasks);
+    await readRange(img, offset, buf);
   } finally {
     img.frees.end(epoch);
   }
+}
+
+/** Reads guest bytes; the caller holds an epoch. */
+export async function readRange(img: Qcow2Image, offset: number, buf: Buffer): Promise<void> {
+  const extents = await mapExtents(img, offset, buf.length);
+  const tasks: Promise<void>[] = [];
+  for (const e of extents) {
+    const sub = buf.subarray(e.guest - offset, e.guest - offset + e.length);
+    switch (e.kind) {
+      case Kind.Normal:
+        tasks.push(img.file.read(e.host, sub));
+        break;
+      case Kind.ZeroPlain:
+      case Kind.ZeroAlloc:
+        sub.fill(0);
+        break;
+      case Kind.Unallocated:
+        tasks.push(readBacking(img, e.guest, sub));
+        break;
+      case Kind.Compressed:
+        tasks.push(
+          readCompressedCluster(img, e.comp!, e.guest).then((data) => {
+            const inCluster = e.guest % img.cs;
+            data.copy(sub, 0, inCluster, inCluster + e.length);
+          }),
+        );
+        break;
+    }
+  }
+  await settleAll(tasks);
 }

@@ -12,14 +12,14 @@
  * Call with the metadata mutex held and no guest write in flight.
  */
 import { compressedClusters } from './compressed.js';
-import { classify, compressedRange, entryOffset, Kind, setEntry } from './entries.js';
+import { classify, compressedRange, entryOffset, Kind } from './entries.js';
 import { ensureL2 } from './alloc-plan.js';
 import type { Qcow2Image } from './image.js';
 import { writeback } from './writeback.js';
 
 /** Queues the references an L2 entry holds for release. */
 function dropEntry(img: Qcow2Image, table: Buffer, pos: number): void {
-  const kind = classify(table, pos, img.zeroFlag);
+  const kind = classify(table, pos, img.zeroBit);
   if (kind === Kind.Normal || kind === Kind.ZeroAlloc) {
     img.frees.queue(entryOffset(table, pos) / img.cs, 1);
   } else if (kind === Kind.Compressed) {
@@ -38,9 +38,10 @@ async function dropClusters(img: Qcow2Image, first: number, oldClusters: number,
     if (l1.l2Offset(l1Index) !== 0) {
       const t = await img.l2.getForUpdate(await ensureL2(img, l1Index));
       for (let i = c; i < tableEnd; i++) {
-        const pos = (i % per) * 8;
+        const pos = (i % per) * img.l2EntryBytes;
         dropEntry(img, t, pos);
-        setEntry(t, pos, 0, false);
+        // the whole entry goes, subcluster bitmap included (QEMU's full discard)
+        t.fill(0, pos, pos + img.l2EntryBytes);
       }
     }
     c = tableEnd;
@@ -50,7 +51,7 @@ async function dropClusters(img: Qcow2Image, first: number, oldClusters: number,
     if (l2Off === 0) continue;
     // leaving this L1 drops one reference from the table and one from everything it maps
     const t = Buffer.from(await img.l2.get(l2Off));
-    for (let pos = 0; pos < img.cs; pos += 8) dropEntry(img, t, pos);
+    for (let pos = 0; pos < img.cs; pos += img.l2EntryBytes) dropEntry(img, t, pos);
     img.frees.queue(l2Off / img.cs, 1);
     l1.put(i, 0, false);
   }

@@ -16,7 +16,7 @@ import type { Qcow2Image } from './image.js';
 
 /** Clusters an L2 entry holds a reference to (none for unallocated and plain zero entries). */
 function referenced(img: Qcow2Image, table: Buffer, pos: number): { start: number; count: number } | null {
-  switch (classify(table, pos, img.zeroFlag)) {
+  switch (classify(table, pos, img.zeroBit)) {
     case Kind.Normal:
     case Kind.ZeroAlloc:
       return { start: entryOffset(table, pos) / img.cs, count: 1 };
@@ -43,7 +43,7 @@ async function checkHeadroom(img: Qcow2Image): Promise<void> {
     const l2Off = img.l1.l2Offset(i);
     if (l2Off === 0) continue;
     const table = await tableAt(img, l2Off, i);
-    for (let pos = 0; pos < img.cs; pos += 8) {
+    for (let pos = 0; pos < img.cs; pos += img.l2EntryBytes) {
       const r = referenced(img, table, pos);
       if (r !== null) for (let c = r.start; c < r.start + r.count; c++) add(c);
     }
@@ -67,7 +67,7 @@ export async function updateActiveRefs(img: Qcow2Image, addend: 0 | 1): Promise<
     const table = await tableAt(img, l2Off, i);
     // entries whose COPIED flag must flip; applied below on the table as cached then
     const flips: [number, boolean][] = [];
-    for (let pos = 0; pos < cs; pos += 8) {
+    for (let pos = 0; pos < cs; pos += img.l2EntryBytes) {
       const r = referenced(img, table, pos);
       let copied = false;
       if (r !== null) {
@@ -76,7 +76,7 @@ export async function updateActiveRefs(img: Qcow2Image, addend: 0 | 1): Promise<
           rc = addend !== 0 ? await img.refs.adjust(c, addend) : await img.refs.get(c);
         }
         // compressed entries never carry COPIED: their clusters are never written in place
-        copied = rc === 1 && classify(table, pos, img.zeroFlag) !== Kind.Compressed;
+        copied = rc === 1 && classify(table, pos, img.zeroBit) !== Kind.Compressed;
       }
       if (entryCopied(table, pos) !== copied) flips.push([pos, copied]);
     }
@@ -102,7 +102,7 @@ export async function releaseL1Refs(img: Qcow2Image, l1: Buffer, l1Size: number)
     const l2Off = entryOffset(l1, i * 8);
     if (l2Off === 0) continue;
     const table = Buffer.from(await tableAt(img, l2Off, i));
-    for (let pos = 0; pos < cs; pos += 8) {
+    for (let pos = 0; pos < cs; pos += img.l2EntryBytes) {
       const r = referenced(img, table, pos);
       if (r !== null) await img.allocator.release(r.start, r.count);
     }

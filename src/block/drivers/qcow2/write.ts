@@ -12,7 +12,7 @@ import { readCompressedCluster } from './compressed.js';
 import { Kind } from './entries.js';
 import type { Qcow2Image } from './image.js';
 import { linkPlan, makePlan, releaseNew, type AllocCluster, type AllocPlan, type HostRun } from './alloc-plan.js';
-import { readBacking } from './read.js';
+import { readBacking, readRange } from './read.js';
 import { settleAll } from './settle.js';
 
 export async function writeImage(img: Qcow2Image, offset: number, data: Buffer): Promise<void> {
@@ -114,21 +114,23 @@ async function writeRun(img: Qcow2Image, run: HostRun, offset: number, data: Buf
   const firstC = run.clusters[0]!;
   const lastC = run.clusters[run.clusters.length - 1]!;
   const runStart = firstC.gc * cs;
-  const runEnd = (lastC.gc + 1) * cs;
+  const lastStart = lastC.gc * cs;
   const wStart = Math.max(offset, runStart);
-  const wEnd = Math.min(offset + data.length, runEnd);
-  const head = cowIsImplicit(img, firstC) ? 0 : wStart - runStart;
-  const tail = cowIsImplicit(img, lastC) ? 0 : runEnd - wEnd;
+  const wEnd = Math.min(offset + data.length, lastStart + cs);
+  const head = cowIsImplicit(img, firstC) ? 0 : wStart - runStart - firstC.from;
+  const tail = cowIsImplicit(img, lastC) ? 0 : lastStart + lastC.to - wEnd;
   const body = data.subarray(wStart - offset, wEnd - offset);
   const host = firstC.host + (wStart - runStart) - head;
   if (head === 0 && tail === 0) return img.file.write(host, body);
+  const headFrom = wStart - runStart - head;
+  const tailFrom = lastC.to - tail;
 
   const total = head + body.length + tail;
   if (total <= COW_MERGE_LIMIT) {
     const buf = Buffer.allocUnsafe(total);
     await settleAll([
-      cowFill(img, firstC, wStart - runStart - head, buf.subarray(0, head)),
-      cowFill(img, lastC, cs - tail, buf.subarray(total - tail)),
+      cowFill(img, firstC, headFrom, buf.subarray(0, head)),
+      cowFill(img, lastC, tailFrom, buf.subarray(total - tail)),
     ]);
     body.copy(buf, head);
     return img.file.write(host, buf);
@@ -136,11 +138,11 @@ async function writeRun(img: Qcow2Image, run: HostRun, offset: number, data: Buf
   const tasks: Promise<void>[] = [img.file.write(host + head, body)];
   if (head > 0) {
     const h = Buffer.allocUnsafe(head);
-    tasks.push(cowFill(img, firstC, 0, h).then(() => img.file.write(host, h)));
+    tasks.push(cowFill(img, firstC, headFrom, h).then(() => img.file.write(host, h)));
   }
   if (tail > 0) {
     const t = Buffer.allocUnsafe(tail);
-    tasks.push(cowFill(img, lastC, cs - tail, t).then(() => img.file.write(host + head + body.length, t)));
+    tasks.push(cowFill(img, lastC, tailFrom, t).then(() => img.file.write(host + head + body.length, t)));
   }
   await settleAll(tasks);
 }
@@ -149,6 +151,8 @@ async function writeRun(img: Qcow2Image, run: HostRun, offset: number, data: Buf
 async function cowFill(img: Qcow2Image, a: AllocCluster, inCluster: number, dst: Buffer): Promise<void> {
   if (dst.length === 0) return;
   const guest = a.gc * img.cs + inCluster;
+  // subclusters of one cluster read differently: read them as the guest sees them (QEMU does too)
+  if (img.extL2) return readRange(img, guest, dst);
   switch (a.old.kind) {
     case Kind.Unallocated:
       return readBacking(img, guest, dst);

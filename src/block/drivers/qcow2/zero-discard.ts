@@ -4,7 +4,7 @@
  * allowed); partial clusters get zero data through the normal write path.
  * v2 has no zero flag, so zeroes are written as data. Discard drops whole
  * clusters only; on v3 a discarded cluster reads as zeroes afterwards, as in
- * QEMU.
+ * QEMU. Images with subclusters: zero-subclusters.ts.
  */
 import type { ZeroFlags } from '../driver.js';
 import { ensureL2 } from './alloc-plan.js';
@@ -14,14 +14,17 @@ import { classify, compressedRange, entryCopied, entryOffset, Kind, setEntry } f
 import { qcow2Errors as E } from './errors.js';
 import type { Qcow2Image } from './image.js';
 import { writeRange } from './write.js';
+import { discardEntry, zeroSubclusters } from './zero-subclusters.js';
 
 /** Largest zero buffer written at once where zeroes must be written as data. */
 const ZERO_CHUNK = 1024 * 1024;
 
-type EntryRewrite = (table: Buffer, pos: number, kind: Kind) => void;
+/** Changes one L2 entry; `c` is its guest cluster. */
+export type EntryRewrite = (table: Buffer, pos: number, kind: Kind, c: number) => void;
 
 export async function writeZeroesImage(img: Qcow2Image, offset: number, length: number, flags: ZeroFlags): Promise<void> {
   await img.ensureWritable();
+  if (img.extL2) return zeroSubclusters(img, offset, length, flags);
   if (!img.zeroFlag) {
     if (flags.noFallback) throw E.zeroNeedsFallback();
     return zeroData(img, offset, length);
@@ -71,7 +74,9 @@ export async function discardImage(img: Qcow2Image, offset: number, length: numb
   const a = Math.ceil(offset / cs) * cs;
   const b = end >= img.size ? Math.ceil(end / cs) * cs : Math.floor(end / cs) * cs;
   if (a >= b) return;
-  await rewriteEntries(img, a, b, false, (t, pos, kind) => {
+  // with a backing file, clusters without an L2 table must get one to read as zeroes
+  await rewriteEntries(img, a, b, backed, (t, pos, kind) => {
+    if (img.extL2) return discardEntry(img, t, pos, kind, backed);
     const allocated = kind === Kind.Normal || kind === Kind.ZeroAlloc || kind === Kind.Compressed;
     if (kind === Kind.Compressed) {
       const r = compressedClusters(compressedRange(t, pos, img.clusterBits), cs);
@@ -89,7 +94,7 @@ export async function discardImage(img: Qcow2Image, offset: number, length: numb
  * cluster aligned) with the mutex held, after in-flight allocations there
  * finished. Missing L2 tables are created only if `createTables`.
  */
-async function rewriteEntries(img: Qcow2Image, a: number, b: number, createTables: boolean, fn: EntryRewrite): Promise<void> {
+export async function rewriteEntries(img: Qcow2Image, a: number, b: number, createTables: boolean, fn: EntryRewrite): Promise<void> {
   const cs = img.cs;
   const per = img.l2Entries;
   const first = a / cs;
@@ -109,8 +114,8 @@ async function rewriteEntries(img: Qcow2Image, a: number, b: number, createTable
           if (l2Off !== 0) {
             const t = await img.l2.getForUpdate(l2Off);
             for (let i = c; i <= tableLast; i++) {
-              const pos = (i % per) * 8;
-              fn(t, pos, classify(t, pos, img.zeroFlag));
+              const pos = (i % per) * img.l2EntryBytes;
+              fn(t, pos, classify(t, pos, img.zeroBit), i);
             }
             // a huge range must not pile up dirty tables without bound
             await img.maybeWriteback();
@@ -127,7 +132,7 @@ async function rewriteEntries(img: Qcow2Image, a: number, b: number, createTable
 }
 
 /** Zero data for a partial cluster, skipped when it already reads as zeroes. */
-async function zeroUnlessZero(img: Qcow2Image, offset: number, length: number, fallback: boolean): Promise<void> {
+export async function zeroUnlessZero(img: Qcow2Image, offset: number, length: number, fallback: boolean): Promise<void> {
   const extents = await mapExtents(img, offset, length);
   const zero = extents.every(
     (e) => e.kind === Kind.ZeroPlain || e.kind === Kind.ZeroAlloc || (e.kind === Kind.Unallocated && img.backing() === null),
@@ -137,7 +142,7 @@ async function zeroUnlessZero(img: Qcow2Image, offset: number, length: number, f
   await zeroData(img, offset, length);
 }
 
-async function zeroData(img: Qcow2Image, offset: number, length: number): Promise<void> {
+export async function zeroData(img: Qcow2Image, offset: number, length: number): Promise<void> {
   const zeros = Buffer.alloc(Math.min(length, ZERO_CHUNK));
   const epoch = img.frees.begin();
   try {

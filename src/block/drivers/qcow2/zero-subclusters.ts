@@ -1,0 +1,108 @@
+/**
+ * writeZeroes and discard on images with extended L2 entries, as QEMU 7.2
+ * does them (qcow2_co_pwrite_zeroes, qcow2_subcluster_zeroize,
+ * qcow2_cluster_discard):
+ *  - zeroes go by subcluster: whole clusters get every zero bit (their host
+ *    cluster is kept unless unmapping is allowed; a compressed one is always
+ *    dropped), whole subclusters of a partly covered cluster get their zero
+ *    bit and lose their allocated bit; a partly covered subcluster becomes
+ *    zero as a whole if it is not allocated and the rest of it reads as
+ *    zeroes already, and otherwise gets zero data written;
+ *  - discard goes by whole clusters only: the host cluster is released and,
+ *    where something could show through (allocated before, or a backing
+ *    file), every subcluster reads as zeroes.
+ */
+import type { ZeroFlags } from '../driver.js';
+import { mapExtents } from './cluster-map.js';
+import { compressedClusters } from './compressed.js';
+import { compressedRange, entryOffset, Kind, setEntry } from './entries.js';
+import { qcow2Errors as E } from './errors.js';
+import type { Qcow2Image } from './image.js';
+import { ALL_SUBCLUSTERS, rangeMask, readBitmap, SUBCLUSTERS, writeBitmap } from './subclusters.js';
+import { rewriteEntries, zeroData } from './zero-discard.js';
+
+const ALL_ZERO = { alloc: 0, zero: ALL_SUBCLUSTERS };
+
+/** Queues the host clusters an entry references. */
+function dropHost(img: Qcow2Image, t: Buffer, pos: number, kind: Kind): void {
+  if (kind === Kind.Normal) img.frees.queue(entryOffset(t, pos) / img.cs, 1);
+  else if (kind === Kind.Compressed) {
+    const r = compressedClusters(compressedRange(t, pos, img.clusterBits), img.cs);
+    img.frees.queue(r.start, r.count);
+  }
+}
+
+/** One entry of a whole-cluster discard (discard_in_l2_slice with full_discard off). */
+export function discardEntry(img: Qcow2Image, t: Buffer, pos: number, kind: Kind, backed: boolean): void {
+  const allocated = kind === Kind.Normal || kind === Kind.Compressed;
+  if (!allocated && !backed) return;
+  dropHost(img, t, pos, kind);
+  setEntry(t, pos, 0, false);
+  writeBitmap(t, pos, ALL_ZERO);
+}
+
+export async function zeroSubclusters(img: Qcow2Image, offset: number, length: number, flags: ZeroFlags): Promise<void> {
+  const scs = img.cs / SUBCLUSTERS;
+  const end = offset + length;
+  const a = Math.ceil(offset / scs) * scs;
+  // the last subcluster counts as covered when the range reaches the end of the image
+  const b = end >= img.size ? Math.ceil(end / scs) * scs : Math.floor(end / scs) * scs;
+  // inside one subcluster
+  if (a > b) return zeroPartial(img, offset, end, flags);
+  if (offset < a) await zeroPartial(img, offset, a, flags);
+  if (a < b) await zeroizeRange(img, a, b, flags);
+  if (b < end) await zeroPartial(img, b, end, flags);
+}
+
+/**
+ * [lo, hi) inside one subcluster: the whole subcluster gets its zero bit if
+ * it is not allocated and reads as zeroes around the range; otherwise zero
+ * data is written (QEMU's fallback after ENOTSUP).
+ */
+async function zeroPartial(img: Qcow2Image, lo: number, hi: number, flags: ZeroFlags): Promise<void> {
+  const scs = img.cs / SUBCLUSTERS;
+  const start = Math.floor(lo / scs) * scs;
+  const extents = await mapExtents(img, start, Math.min(start + scs, img.size) - start);
+  const zero = extents.every(
+    (e) => e.kind === Kind.ZeroPlain || e.kind === Kind.ZeroAlloc || (e.kind === Kind.Unallocated && img.backing() === null),
+  );
+  if (zero) return zeroizeRange(img, start, start + scs, flags);
+  if (flags.noFallback) throw E.zeroNeedsFallback();
+  await zeroData(img, lo, hi - lo);
+}
+
+/** Subcluster-aligned [a, b): zero bits, as qcow2_subcluster_zeroize sets them. */
+async function zeroizeRange(img: Qcow2Image, a: number, b: number, flags: ZeroFlags): Promise<void> {
+  const cs = img.cs;
+  const scs = cs / SUBCLUSTERS;
+  const unmap = flags.mayUnmap === true;
+  // parts of compressed clusters cannot get zero bits: written as data afterwards
+  const asData: [number, number][] = [];
+  const first = Math.floor(a / cs) * cs;
+  const last = Math.ceil(b / cs) * cs;
+  await rewriteEntries(img, first, last, true, (t, pos, kind, c) => {
+    const from = Math.max(a, c * cs) - c * cs;
+    const to = Math.min(b, (c + 1) * cs) - c * cs;
+    const whole = from === 0 && (to === cs || b >= img.size);
+    if (whole) {
+      const drop = kind === Kind.Compressed || (unmap && kind === Kind.Normal);
+      if (drop) {
+        dropHost(img, t, pos, kind);
+        setEntry(t, pos, 0, false);
+      }
+      writeBitmap(t, pos, ALL_ZERO);
+      return;
+    }
+    if (kind === Kind.Compressed) {
+      asData.push([c * cs + from, c * cs + to]);
+      return;
+    }
+    const m = rangeMask(from / scs, Math.ceil(to / scs));
+    const bm = readBitmap(t, pos);
+    writeBitmap(t, pos, { alloc: (bm.alloc & ~m) >>> 0, zero: (bm.zero | m) >>> 0 });
+  });
+  for (const [lo, hi] of asData) {
+    if (flags.noFallback) throw E.zeroNeedsFallback();
+    await zeroData(img, lo, Math.min(hi, img.size) - lo);
+  }
+}
