@@ -32,6 +32,7 @@ const FAILING: [string, Record<string, unknown>][] = [
   ['bprealloc', { driver: 'qcow2', file: 'target', size: MIB, 'backing-file': 'x', preallocation: 'full' }],
   ['v2zstd', { driver: 'qcow2', file: 'target', size: MIB, version: 'v2', 'compression-type': 'zstd' }],
   ['v2ext', { driver: 'qcow2', file: 'target', size: MIB, version: 'v2', 'extended-l2': true }],
+  ['ext8k', { driver: 'qcow2', file: 'target', size: MIB, 'cluster-size': 8192, 'extended-l2': true }],
   ['v2data', { driver: 'qcow2', file: 'target', size: MIB, version: 'v2', 'data-file': 'target' }],
   ['rawnodata', { driver: 'qcow2', file: 'target', size: MIB, 'data-file-raw': true }],
   ['dupname', { driver: 'qcow2', file: { driver: 'file', filename: 'target.img', 'node-name': 'target' }, size: MIB }],
@@ -86,6 +87,8 @@ const IMAGES: [string, Record<string, unknown>][] = [
   ['backing-v2', { 'backing-file': '/abs/base.raw', version: 'v2', 'cluster-size': 4096 }],
   ['empty', { size: 0 }],
   ['large', { size: 2 ** 40 }],
+  ['extended-l2', { 'extended-l2': true }],
+  ['extended-l2-16k', { 'extended-l2': true, 'cluster-size': 16384, size: 2 ** 40 }],
 ];
 
 async function imagesOn(kind: DaemonKind) {

@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { formatQcow2, type Qcow2CreateOptions } from '../../src/block/drivers/qcow2/create.js';
 import { QmpError } from '../../src/qmp/error.js';
 import { FileChild, MemChild } from '../helpers/file-child.js';
-import { mustRun, qemuImgCheck, qemuImgInfo, tempDir } from '../helpers/qcow2-tools.js';
+import { mustRun, qemuImgCheck, qemuImgInfo, tempDir, tool } from '../helpers/qcow2-tools.js';
 import { skipWithout } from '../helpers/tools.js';
 
 const MiB = 1024 * 1024;
@@ -26,6 +26,9 @@ const CASES: [string, string[], Qcow2CreateOptions][] = [
   ['1-bit refcounts', ['-o', 'refcount_bits=1', '64M'], { size: 64 * MiB, refcountBits: 1 }],
   ['64-bit refcounts', ['-o', 'refcount_bits=64', '64M'], { size: 64 * MiB, refcountBits: 64 }],
   ['the lazy-refcounts bit', ['-o', 'lazy_refcounts=on', '64M'], { size: 64 * MiB, lazyRefcounts: true }],
+  ['extended L2 entries', ['-o', 'extended_l2=on', '64M'], { size: 64 * MiB, extendedL2: true }],
+  ['extended L2 entries, 16 KiB clusters, 10 GiB (L1 twice as long)', ['-o', 'extended_l2=on,cluster_size=16k', '10G'], { size: 10 * 1024 * MiB, clusterSize: 16384, extendedL2: true }],
+  ['extended L2 entries, 16 KiB clusters, 1 TiB (refcount blocks after the L1 table)', ['-o', 'extended_l2=on,cluster_size=16k', '1T'], { size: 1024 * 1024 * MiB, clusterSize: 16384, extendedL2: true }],
 ];
 
 describe.skipIf(skipWithout('qemu-img'))('creating qcow2 images', () => {
@@ -60,5 +63,18 @@ describe.skipIf(skipWithout('qemu-img'))('creating qcow2 images', () => {
       expect(err).toBeInstanceOf(QmpError);
       expect((err as QmpError).desc).toBe('Cluster size must be a power of two between 512 and 2048k');
     }
+  });
+
+  it('refuses extended L2 entries with clusters under 16 KiB or on v2, with qemu-img\'s messages', async () => {
+    const cases: [Qcow2CreateOptions, string][] = [
+      [{ size: MiB, clusterSize: 8192, extendedL2: true }, 'Extended L2 entries are only supported with cluster sizes of at least 16384 bytes'],
+      [{ size: MiB, compat: '0.10', extendedL2: true }, 'Extended L2 entries are only supported with compatibility level 1.1 and above (use version=v3 or greater)'],
+    ];
+    for (const [opts, message] of cases) {
+      const err = await formatQcow2(new MemChild(), opts).catch((e: unknown) => e);
+      expect((err as QmpError).desc).toBe(message);
+    }
+    const r = tool('qemu-img', ['create', '-f', 'qcow2', '-o', 'extended_l2=on,cluster_size=8k', tmp.path('x.qcow2'), '1M']);
+    expect(r.stderr).toContain(cases[0]![1]);
   });
 });
