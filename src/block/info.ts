@@ -20,19 +20,17 @@ import type {
   XDbgBlockGraphNodeType,
 } from '../qapi/generated/types.js';
 
-async function actualSize(node: BlockNode): Promise<number | undefined> {
-  // bdrv_get_allocated_file_size(): protocol drivers answer, format nodes ask their file child
-  if (node.instance.allocatedSize) return node.instance.allocatedSize();
-  if (node.file) return actualSize(node.file.child);
+/** bdrv_get_allocated_file_size(): protocol drivers answer, format nodes ask their file child. */
+function sizeSource(node: BlockNode): BlockNode | undefined {
+  for (let n: BlockNode | undefined = node; n; n = n.file?.child) if (n.instance.allocatedSize) return n;
   return undefined;
 }
 
 /** ImageInfo, members in QAPI order (the encoder derives QEMU's wire order from it). */
-export async function imageInfo(node: BlockNode): Promise<ImageInfo> {
+function imageInfo(node: BlockNode, filename: string, actual: number | undefined): ImageInfo {
   const d = node.instance.imageInfo?.();
-  const actual = await actualSize(node);
   const info: ImageInfo = {
-    filename: nodeFilename(node),
+    filename,
     format: node.driver.name,
     'dirty-flag': d?.dirtyFlag,
     'actual-size': actual,
@@ -52,92 +50,130 @@ export async function imageInfo(node: BlockNode): Promise<ImageInfo> {
 }
 
 /**
- * One answer's worth of ImageInfo, computed once per node: in a chain of
- * depth d every node repeats the chain below it, so without this a nested
- * query would do O(d²) work for its O(d²) bytes.
+ * One answer's worth of node information, each piece computed once per node:
+ * in a chain of depth d every node repeats the chain below it, so without
+ * this a nested query would do O(d²) work for its O(d²) bytes. The only I/O,
+ * allocated file sizes, is done for every node at once by load(); the rest
+ * is synchronous.
  */
 export class InfoCache {
-  private readonly flatInfo = new Map<BlockNode, Promise<ImageInfo>>();
-  private readonly chainInfo = new Map<BlockNode, Promise<ImageInfo>>();
+  private readonly sizes = new Map<BlockNode, number | undefined>();
+  private readonly names = new Map<BlockNode, string>();
+  private readonly flatInfo = new Map<BlockNode, ImageInfo>();
+  private readonly chainInfo = new Map<BlockNode, ImageInfo>();
 
-  image(node: BlockNode): Promise<ImageInfo> {
-    let p = this.flatInfo.get(node);
-    if (!p) this.flatInfo.set(node, (p = imageInfo(node)));
-    return p;
+  /** Reads the allocated sizes of `nodes` (and of their backing chains, for nested answers). */
+  async load(nodes: Iterable<BlockNode>, chains: boolean): Promise<void> {
+    const pending: Promise<void>[] = [];
+    const visit = (node: BlockNode) => {
+      const source = sizeSource(node);
+      if (source && !this.sizes.has(source)) {
+        this.sizes.set(source, undefined);
+        pending.push(source.instance.allocatedSize!().then((n) => void this.sizes.set(source, n)));
+      }
+    };
+    for (const node of nodes) {
+      visit(node);
+      if (chains) for (let n = node.backing?.child; n; n = n.backing?.child) visit(n);
+    }
+    await Promise.all(pending);
+  }
+
+  filename(node: BlockNode): string {
+    let name = this.names.get(node);
+    if (name === undefined) this.names.set(node, (name = nodeFilename(node)));
+    return name;
+  }
+
+  image(node: BlockNode): ImageInfo {
+    let info = this.flatInfo.get(node);
+    if (!info) {
+      const source = sizeSource(node);
+      info = imageInfo(node, this.filename(node), source && this.sizes.get(source));
+      this.flatInfo.set(node, info);
+    }
+    return info;
   }
 
   /** ImageInfo with the whole backing chain nested under `backing-image`. */
-  chain(node: BlockNode): Promise<ImageInfo> {
-    let p = this.chainInfo.get(node);
-    if (!p) {
-      p = (async () => {
-        const own = await this.image(node);
-        const below = node.backing?.child;
-        return below ? { ...own, 'backing-image': await this.chain(below) } : own;
-      })();
-      this.chainInfo.set(node, p);
+  chain(node: BlockNode): ImageInfo {
+    let info = this.chainInfo.get(node);
+    if (!info) {
+      const own = this.image(node);
+      const below = node.backing?.child;
+      info = below ? { ...own, 'backing-image': this.chain(below) } : own;
+      this.chainInfo.set(node, info);
     }
-    return p;
+    return info;
+  }
+
+  /** BlockDeviceInfo of a node whose sizes load() has read. */
+  device(node: BlockNode, flat: boolean): BlockDeviceInfo {
+    const image = flat ? this.image(node) : this.chain(node);
+    let depth = 0;
+    if (!flat) for (let n = node.backing?.child; n; n = n.backing?.child) depth++;
+    // members in QAPI order: the encoder derives QEMU's wire order from it
+    const out = {
+      file: this.filename(node),
+      'node-name': node.nodeName,
+      ro: node.readOnly,
+      drv: node.driver.name,
+      backing_file: node.backing ? this.filename(node.backing.child) : undefined,
+      backing_file_depth: depth,
+      encrypted: false,
+      detect_zeroes: (node.options['detect-zeroes'] as BlockDeviceInfo['detect_zeroes'] | undefined) ?? 'off',
+      bps: 0,
+      bps_rd: 0,
+      bps_wr: 0,
+      iops: 0,
+      iops_rd: 0,
+      iops_wr: 0,
+      image,
+      cache: { writeback: true, direct: node.cache.direct, 'no-flush': node.cache.noFlush },
+      write_threshold: node.writeThreshold,
+    } satisfies BlockDeviceInfo as BlockDeviceInfo;
+    if (node.bitmaps.length > 0) out['dirty-bitmaps'] = node.bitmaps.map(dirtyInfo);
+    return out;
   }
 }
 
-export async function blockDeviceInfo(
-  node: BlockNode,
-  flat: boolean,
-  cache = new InfoCache(),
-): Promise<BlockDeviceInfo> {
-  const image = flat ? await cache.image(node) : await cache.chain(node);
-  let depth = 0;
-  if (!flat) for (let n = node.backing?.child; n; n = n.backing?.child) depth++;
-  // members in QAPI order: the encoder derives QEMU's wire order from it
-  const out = {
-    file: nodeFilename(node),
-    'node-name': node.nodeName,
-    ro: node.readOnly,
-    drv: node.driver.name,
-    backing_file: node.backing ? nodeFilename(node.backing.child) : undefined,
-    backing_file_depth: depth,
-    encrypted: false,
-    detect_zeroes: (node.options['detect-zeroes'] as BlockDeviceInfo['detect_zeroes'] | undefined) ?? 'off',
-    bps: 0,
-    bps_rd: 0,
-    bps_wr: 0,
-    iops: 0,
-    iops_rd: 0,
-    iops_wr: 0,
-    image,
-    cache: { writeback: true, direct: node.cache.direct, 'no-flush': node.cache.noFlush },
-    write_threshold: node.writeThreshold,
-  } satisfies BlockDeviceInfo as BlockDeviceInfo;
-  if (node.bitmaps.length > 0) {
-    out['dirty-bitmaps'] = node.bitmaps.map((b): BlockDirtyInfo => {
-      const i: BlockDirtyInfo = {
-        name: b.name,
-        count: b.count(),
-        granularity: b.granularity,
-        recording: b.recording,
-        busy: b.busy,
-        persistent: b.persistent,
-      };
-      if (b.inconsistent) i.inconsistent = true;
-      return i;
-    });
-  }
-  return out;
+function dirtyInfo(b: BlockNode['bitmaps'][number]): BlockDirtyInfo {
+  const i: BlockDirtyInfo = {
+    name: b.name,
+    count: b.count(),
+    granularity: b.granularity,
+    recording: b.recording,
+    busy: b.busy,
+    persistent: b.persistent,
+  };
+  if (b.inconsistent) i.inconsistent = true;
+  return i;
 }
 
-export function namedBlockNodes(graph: BlockGraph, flat: boolean): Promise<BlockDeviceInfo[]> {
+export async function blockDeviceInfo(node: BlockNode, flat: boolean): Promise<BlockDeviceInfo> {
   const cache = new InfoCache();
-  return Promise.all(graph.newestFirst().map((node) => blockDeviceInfo(node, flat, cache)));
+  await cache.load([node], !flat);
+  return cache.device(node, flat);
+}
+
+export async function namedBlockNodes(graph: BlockGraph, flat: boolean): Promise<BlockDeviceInfo[]> {
+  const nodes = graph.newestFirst();
+  const cache = new InfoCache();
+  await cache.load(nodes, !flat);
+  return nodes.map((node) => cache.device(node, flat));
 }
 
 /** query-block: one BlockInfo per named drive. */
 export async function queryBlock(graph: BlockGraph): Promise<BlockInfo[]> {
   const out: BlockInfo[] = [];
   const cache = new InfoCache();
+  await cache.load(
+    [...graph.drives.values()].flatMap((d) => (d.node ? [d.node] : [])),
+    true,
+  );
   for (const drive of graph.drives.values()) {
     const info: BlockInfo = { device: drive.name, type: 'unknown', removable: true, locked: false };
-    if (drive.node) info.inserted = await blockDeviceInfo(drive.node, false, cache);
+    if (drive.node) info.inserted = cache.device(drive.node, false);
     out.push(info);
   }
   return out;

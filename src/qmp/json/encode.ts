@@ -1,158 +1,188 @@
 /**
  * JSON output exactly as QEMU's json-writer prints it: members in QDict
- * order, ", " and ": " separators, every character outside printable ASCII as \uXXXX in upper-case
- * hex (astral ones as surrogate pairs), doubles as printf's "%.17g", and in
- * pretty mode four spaces per level. Lines end in CR LF on the wire.
+ * order (member-order.ts), ", " and ": " separators, scalars as scalars.ts
+ * writes them, and in pretty mode four spaces per level. Lines end in CR LF
+ * on the wire.
+ *
+ * The text is pure ASCII, so it is written straight into bytes and read back
+ * as one flat string: a large answer (query-named-block-nodes of 10,000
+ * nodes, 5 MB) costs one buffer and one string, not a string per member.
  */
-import { qdictOrder } from '../qdict-order.js';
+import { memberOrder } from './member-order.js';
+import { encodeString, formatDouble, isPlain } from './scalars.js';
 import { QDouble } from './value.js';
 
-/** Members come out in QEMU's QDict order; the order of a key set is computed once. */
-const MAX_CACHED_SHAPES = 4096;
-const shapeOrder = new Map<string, string[]>();
+export { encodeString, formatDouble } from './scalars.js';
 
-function orderedKeys(obj: object): string[] {
-  const keys: string[] = [];
-  for (const key in obj) if ((obj as Record<string, unknown>)[key] !== undefined) keys.push(key);
-  if (keys.length < 2) return keys;
-  const shape = keys.join('\0');
-  let order = shapeOrder.get(shape);
-  if (!order) {
-    order = qdictOrder(keys);
-    if (shapeOrder.size >= MAX_CACHED_SHAPES) shapeOrder.clear();
-    shapeOrder.set(shape, order);
+const INITIAL_BYTES = 64 * 1024;
+/** A scratch buffer grown past this is not kept for the next message. */
+const KEEP_BYTES = 1024 * 1024;
+/** Text shorter than this is copied byte by byte (cheaper than a call into Buffer.write). */
+const SHORT_TEXT = 32;
+/** Escaped forms of strings that need escaping (json: filenames repeat in every answer). */
+const MAX_ESCAPED_CACHE = 1024;
+const escapedCache = new Map<string, string>();
+
+const enum Ch {
+  Quote = 0x22,
+  LSquare = 0x5b,
+  RSquare = 0x5d,
+  LCurly = 0x7b,
+  RCurly = 0x7d,
+}
+
+class AsciiWriter {
+  buf = Buffer.allocUnsafe(INITIAL_BYTES);
+  pos = 0;
+  busy = false;
+
+  private ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
+    this.buf.copy(grown, 0, 0, this.pos);
+    this.buf = grown;
   }
-  return order;
-}
 
-const SHORT_ESCAPES: Record<number, string> = {
-  0x22: '\\"',
-  0x5c: '\\\\',
-  0x08: '\\b',
-  0x0c: '\\f',
-  0x0a: '\\n',
-  0x0d: '\\r',
-  0x09: '\\t',
-};
+  byte(c: number): void {
+    this.ensure(1);
+    this.buf[this.pos++] = c;
+  }
 
-function hex4(code: number): string {
-  return '\\u' + code.toString(16).toUpperCase().padStart(4, '0');
-}
-
-export function encodeString(s: string): string {
-  let out = '"';
-  let runStart = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 0x20 && c < 0x7f && c !== 0x22 && c !== 0x5c) continue;
-    out += s.slice(runStart, i);
-    runStart = i + 1;
-    const short = SHORT_ESCAPES[c];
-    if (short !== undefined) {
-      out += short;
-    } else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
-      const low = s.charCodeAt(i + 1);
-      if (low >= 0xdc00 && low <= 0xdfff) {
-        out += hex4(c) + hex4(low);
-        i++;
-        runStart = i + 1;
-      } else {
-        out += hex4(0xfffd);
-      }
-    } else if (c >= 0xd800 && c <= 0xdfff) {
-      out += hex4(0xfffd); // a lone surrogate is not a character
+  /** ASCII text as it is. */
+  text(s: string): void {
+    this.ensure(s.length);
+    if (s.length < SHORT_TEXT) {
+      for (let i = 0; i < s.length; i++) this.buf[this.pos++] = s.charCodeAt(i);
     } else {
-      out += hex4(c);
+      this.pos += this.buf.write(s, this.pos, 'latin1');
     }
   }
-  return out + s.slice(runStart) + '"';
-}
 
-/** printf("%.17g", x) for a finite or infinite double. */
-export function formatDouble(x: number): string {
-  if (Number.isNaN(x)) return 'nan';
-  if (!Number.isFinite(x)) return x > 0 ? 'inf' : '-inf';
-  if (x === 0) return Object.is(x, -0) ? '-0' : '0';
-  const [mantissa, expText] = x.toExponential(16).split('e') as [string, string];
-  const exp = Number(expText);
-  const negative = mantissa.startsWith('-');
-  const digits = mantissa.replace('-', '').replace('.', '');
-  let body: string;
-  if (exp < -4 || exp >= 17) {
-    const frac = digits.slice(1).replace(/0+$/, '');
-    const e = Math.abs(exp).toString().padStart(2, '0');
-    body = digits[0] + (frac ? '.' + frac : '') + 'e' + (exp < 0 ? '-' : '+') + e;
-  } else if (exp >= 0) {
-    const int = digits.slice(0, exp + 1);
-    const frac = digits.slice(exp + 1).replace(/0+$/, '');
-    body = int + (frac ? '.' + frac : '');
-  } else {
-    const frac = ('0'.repeat(-exp - 1) + digits).replace(/0+$/, '');
-    body = '0.' + frac;
+  string(s: string): void {
+    if (isPlain(s)) {
+      this.byte(Ch.Quote);
+      this.text(s);
+      this.byte(Ch.Quote);
+      return;
+    }
+    let escaped = escapedCache.get(s);
+    if (escaped === undefined) {
+      escaped = encodeString(s);
+      if (escapedCache.size >= MAX_ESCAPED_CACHE) escapedCache.clear();
+      escapedCache.set(s, escaped);
+    }
+    this.text(escaped);
   }
-  return negative ? '-' + body : body;
+
+  /** The text written (one byte per character); the writer is empty again. */
+  takeText(): string {
+    const out = this.buf.toString('latin1', 0, this.pos);
+    if (this.buf.length > KEEP_BYTES) this.buf = Buffer.allocUnsafe(INITIAL_BYTES);
+    this.pos = 0;
+    return out;
+  }
 }
 
-function encodeNumber(n: number): string {
+const shared = new AsciiWriter();
+
+/** The shared writer, or a new one if encoding is somehow under way already. */
+function withWriter<T>(fn: (w: AsciiWriter) => T): T {
+  const w = shared.busy ? new AsciiWriter() : shared;
+  w.busy = true;
+  try {
+    return fn(w);
+  } finally {
+    w.busy = false;
+    w.pos = 0;
+  }
+}
+
+function numberText(n: number): string {
   return Number.isInteger(n) && Math.abs(n) < 2 ** 63 ? String(n === 0 ? 0 : n) : formatDouble(n);
 }
 
-function encodeCompact(v: unknown): string {
+function compact(w: AsciiWriter, v: unknown): void {
   switch (typeof v) {
     case 'string':
-      return encodeString(v);
+      return w.string(v);
     case 'number':
-      return encodeNumber(v);
+      return w.text(numberText(v));
     case 'bigint':
-      return v.toString();
+      return w.text(v.toString());
     case 'boolean':
-      return v ? 'true' : 'false';
+      return w.text(v ? 'true' : 'false');
     case 'object': {
-      if (v === null) return 'null';
-      if (v instanceof QDouble) return formatDouble(v.value);
+      if (v === null) return w.text('null');
+      if (v instanceof QDouble) return w.text(formatDouble(v.value));
       if (Array.isArray(v)) {
-        let out = '[';
-        for (let i = 0; i < v.length; i++) out += (i ? ', ' : '') + encodeCompact(v[i]);
-        return out + ']';
+        w.byte(Ch.LSquare);
+        for (let i = 0; i < v.length; i++) {
+          if (i) w.text(', ');
+          compact(w, v[i]);
+        }
+        return w.byte(Ch.RSquare);
       }
-      let out = '{';
+      const obj = v as Record<string, unknown>;
+      w.byte(Ch.LCurly);
       let first = true;
-      for (const key of orderedKeys(v)) {
-        out += (first ? '' : ', ') + encodeString(key) + ': ' + encodeCompact((v as Record<string, unknown>)[key]);
+      for (const m of memberOrder(obj)) {
+        if (!first) w.text(', ');
+        w.text(m.label);
+        compact(w, obj[m.key]);
         first = false;
       }
-      return out + '}';
+      return w.byte(Ch.RCurly);
     }
     default:
-      return 'null';
+      return w.text('null');
   }
 }
 
-function encodePretty(v: unknown, depth: number): string {
-  if (typeof v !== 'object' || v === null || v instanceof QDouble) return encodeCompact(v);
-  const inner = '\n' + ' '.repeat(4 * (depth + 1));
-  const close = '\n' + ' '.repeat(4 * depth);
+/** Pretty form, lines ending in CR LF as on the wire. */
+function pretty(w: AsciiWriter, v: unknown, depth: number): void {
+  if (typeof v !== 'object' || v === null || v instanceof QDouble) return compact(w, v);
+  const inner = '\r\n' + ' '.repeat(4 * (depth + 1));
+  const close = '\r\n' + ' '.repeat(4 * depth);
   if (Array.isArray(v)) {
-    let out = '[';
-    for (let i = 0; i < v.length; i++) out += (i ? ',' : '') + inner + encodePretty(v[i], depth + 1);
-    return out + close + ']';
+    w.byte(Ch.LSquare);
+    for (let i = 0; i < v.length; i++) {
+      w.text(i ? ',' + inner : inner);
+      pretty(w, v[i], depth + 1);
+    }
+    w.text(close);
+    return w.byte(Ch.RSquare);
   }
-  let out = '{';
+  const obj = v as Record<string, unknown>;
+  w.byte(Ch.LCurly);
   let first = true;
-  for (const key of orderedKeys(v)) {
-    out += (first ? '' : ',') + inner + encodeString(key) + ': ' + encodePretty((v as Record<string, unknown>)[key], depth + 1);
+  for (const m of memberOrder(obj)) {
+    w.text(first ? inner : ',' + inner);
+    w.text(m.label);
+    pretty(w, obj[m.key], depth + 1);
     first = false;
   }
-  return out + close + '}';
+  w.text(close);
+  w.byte(Ch.RCurly);
+}
+
+function message(w: AsciiWriter, v: unknown, prettyForm: boolean): void {
+  if (prettyForm) pretty(w, v, 0);
+  else compact(w, v);
+  w.text('\r\n');
 }
 
 /** One wire message: the JSON text with QEMU's CR LF line ends. */
-export function encodeMessage(v: unknown, pretty = false): string {
-  if (!pretty) return encodeCompact(v) + '\r\n';
-  return encodePretty(v, 0).replaceAll('\n', '\r\n') + '\r\n';
+export function encodeMessage(v: unknown, prettyForm = false): string {
+  return withWriter((w) => {
+    message(w, v, prettyForm);
+    return w.takeText();
+  });
 }
 
 /** Compact JSON text of a value, without the line end. */
 export function encodeJson(v: unknown): string {
-  return encodeCompact(v);
+  return withWriter((w) => {
+    compact(w, v);
+    return w.takeText();
+  });
 }

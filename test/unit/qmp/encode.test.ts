@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { encodeMessage, formatDouble } from '../../../src/qmp/json/encode.js';
+import fc from 'fast-check';
+import { encodeJson, encodeMessage, formatDouble } from '../../../src/qmp/json/encode.js';
+import { qdictOrder } from '../../../src/qmp/qdict-order.js';
 import { QDouble } from '../../../src/qmp/json/value.js';
 
 describe('encodeMessage', () => {
@@ -25,5 +27,47 @@ describe('encodeMessage', () => {
     expect(encodeMessage({ return: {}, id: [1, [], new QDouble(2.5)] }, true)).toBe(
       '{\r\n    "return": {\r\n    },\r\n    "id": [\r\n        1,\r\n        [\r\n        ],\r\n        2.5\r\n    ]\r\n}\r\n',
     );
+  });
+
+  it('orders each key set by itself, also where one set is a prefix of another', () => {
+    const keys = ['alpha', 'beta', 'gamma', 'delta'];
+    const text = (o: Record<string, unknown>) => encodeJson(o);
+    const expectOrder = (present: string[]) =>
+      '{' + qdictOrder(present).map((k) => `"${k}": 1`).join(', ') + '}';
+    for (let n = 0; n <= keys.length; n++) {
+      const o: Record<string, unknown> = {};
+      for (const k of keys.slice(0, n)) o[k] = 1;
+      expect(text(o)).toBe(expectOrder(keys.slice(0, n)));
+    }
+    // undefined members are absent, and do not make another key set
+    expect(text({ alpha: 1, beta: undefined, gamma: 1 })).toBe(expectOrder(['alpha', 'gamma']));
+  });
+
+  it('writes any value as JSON that parses back to it, large answers included', () => {
+    const value = fc.letrec((tie) => ({
+      node: fc.oneof(
+        { depthSize: 'small' },
+        fc.string({ unit: 'binary' }),
+        fc.string({ unit: 'binary-ascii' }),
+        fc.integer(),
+        fc.boolean(),
+        fc.constant(null),
+        fc.array(tie('node'), { maxLength: 4 }),
+        fc.dictionary(fc.string({ maxLength: 6 }), tie('node'), { maxKeys: 4 }),
+      ),
+    })).node;
+    fc.assert(
+      fc.property(value, (v) => {
+        const once = encodeJson(v);
+        expect(JSON.parse(once)).toEqual(v); // 'binary' strings: any code point, no lone surrogates
+        expect(encodeJson(v)).toBe(once); // the shared writer leaves nothing behind
+      }),
+      { numRuns: 300 },
+    );
+    const big = Array.from({ length: 20000 }, (_, i) => ({ 'node-name': `n${i}`, file: 'json:{"driver": "null-co"}' }));
+    const text = encodeMessage({ return: big });
+    expect(text.length).toBeGreaterThan(1024 * 1024);
+    expect((JSON.parse(text) as { return: unknown[] }).return).toEqual(big);
+    expect(encodeMessage({ return: {} })).toBe('{"return": {}}\r\n');
   });
 });
