@@ -48,10 +48,6 @@ function driverOptions(opts: QDict): QDict {
   return out;
 }
 
-/**
- * Opens the node described by `opts` (and its children); it is named and in the graph
- * when this returns. `inheritReadOnly` is the default for read-only when opts say nothing.
- */
 /** What an implicitly opened child takes from its parent when its own options say nothing. */
 export interface Inherited {
   readOnly: boolean;
@@ -72,6 +68,10 @@ function cacheMode(opts: QDict, inherited: CacheMode | undefined): CacheMode {
   };
 }
 
+/**
+ * Opens the node described by `opts` (and its children); it is named and in the graph
+ * when this returns. `inherit` gives what opts do not say (read-only, force-share, cache).
+ */
 export async function openNode(scope: OpenScope, opts: QDict, inherit: Inherited): Promise<BlockNode> {
   const { graph, change } = scope;
   const driverName = opts.driver as string;
