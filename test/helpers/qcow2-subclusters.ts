@@ -6,7 +6,7 @@
 import { copyFileSync, readFileSync } from 'node:fs';
 import { InstanceChild } from './file-child.js';
 import { openQcow2, type OpenedQcow2 } from './qcow2.js';
-import { qemuIo } from './qcow2-tools.js';
+import { mustRun, qemuIo } from './qcow2-tools.js';
 
 export type SubOp =
   | { kind: 'write'; off: number; len: number; pattern: number }
@@ -91,4 +91,22 @@ export function dumpExtendedL2(path: string, hosts = true): Record<number, strin
 export function twins(src: string, qemuPath: string, qmpdPath: string): void {
   copyFileSync(src, qemuPath);
   copyFileSync(src, qmpdPath);
+}
+
+type MapEntry = { start: number; length: number; offset?: number } & Record<string, unknown>;
+
+/**
+ * `qemu-img map` without host offsets, runs that now look alike merged: where
+ * clusters were freed, qmpd reuses them only after its next metadata flush,
+ * so hosts (and which runs are contiguous on the host) may differ from QEMU's.
+ */
+export function mapWithoutHosts(path: string): MapEntry[] {
+  const out: MapEntry[] = [];
+  for (const { offset: _o, ...e } of JSON.parse(mustRun('qemu-img', ['map', '--output=json', path])) as MapEntry[]) {
+    const last = out[out.length - 1];
+    const key = (x: MapEntry): string => JSON.stringify({ ...x, start: 0, length: 0 });
+    if (last !== undefined && key(last) === key(e)) last.length += e.length;
+    else out.push(e);
+  }
+  return out;
 }

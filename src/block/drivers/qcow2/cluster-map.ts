@@ -36,7 +36,8 @@ function canMerge(last: Extent, kind: Kind, host: number, copied: boolean): bool
   return true;
 }
 
-export async function mapExtents(img: Qcow2Image, offset: number, length: number): Promise<Extent[]> {
+/** `forWrite` only words a corruption report as QEMU's write path does. */
+export async function mapExtents(img: Qcow2Image, offset: number, length: number, forWrite = false): Promise<Extent[]> {
   const cs = img.cs;
   const per = img.l2Entries;
   const out: Extent[] = [];
@@ -72,7 +73,7 @@ export async function mapExtents(img: Qcow2Image, offset: number, length: number
         out.push({ guest: pos, length: clusterEnd - pos, kind, host: 0, copied: false, comp });
       } else if (img.extL2) {
         const b = readBitmap(table, at);
-        if (bitmapInvalid(kind, b)) await img.markCorrupt(E.invalidEntry(l2Off, index, true));
+        if (bitmapInvalid(kind, b)) await img.markCorrupt(E.invalidEntry(l2Off, index, !forWrite));
         const scs = cs / SUBCLUSTERS;
         while (pos < clusterEnd) {
           const sc = Math.floor((pos % cs) / scs);

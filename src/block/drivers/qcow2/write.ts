@@ -27,7 +27,7 @@ export async function writeImage(img: Qcow2Image, offset: number, data: Buffer):
 
 /** Writes without the writable check; the caller holds an epoch. */
 export async function writeRange(img: Qcow2Image, offset: number, data: Buffer): Promise<void> {
-  const extents = await mapExtents(img, offset, data.length);
+  const extents = await mapExtents(img, offset, data.length, true);
   const tasks: Promise<void>[] = [];
   let from = -1;
   let to = -1;

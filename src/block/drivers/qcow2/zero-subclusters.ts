@@ -41,17 +41,23 @@ export function discardEntry(img: Qcow2Image, t: Buffer, pos: number, kind: Kind
   writeBitmap(t, pos, ALL_ZERO);
 }
 
+/**
+ * Cuts the range as QEMU's block layer does (alignment: one subcluster): an
+ * unaligned head inside one subcluster, the aligned middle, and the rest
+ * inside the last subcluster. That rest is zeroized as it is when it ends
+ * the image (the driver sees no unaligned tail there).
+ */
 export async function zeroSubclusters(img: Qcow2Image, offset: number, length: number, flags: ZeroFlags): Promise<void> {
   const scs = img.cs / SUBCLUSTERS;
   const end = offset + length;
   const a = Math.ceil(offset / scs) * scs;
-  // the last subcluster counts as covered when the range reaches the end of the image
-  const b = end >= img.size ? Math.ceil(end / scs) * scs : Math.floor(end / scs) * scs;
-  // inside one subcluster
-  if (a > b) return zeroPartial(img, offset, end, flags);
-  if (offset < a) await zeroPartial(img, offset, a, flags);
+  const b = Math.floor(end / scs) * scs;
+  if (offset < a) await zeroPartial(img, offset, Math.min(end, a), flags);
   if (a < b) await zeroizeRange(img, a, b, flags);
-  if (b < end) await zeroPartial(img, b, end, flags);
+  if (b < end && b >= a) {
+    if (end >= img.size) await zeroizeRange(img, b, end, flags);
+    else await zeroPartial(img, b, end, flags);
+  }
 }
 
 /**
@@ -66,7 +72,7 @@ async function zeroPartial(img: Qcow2Image, lo: number, hi: number, flags: ZeroF
   const zero = extents.every(
     (e) => e.kind === Kind.ZeroPlain || e.kind === Kind.ZeroAlloc || (e.kind === Kind.Unallocated && img.backing() === null),
   );
-  if (zero) return zeroizeRange(img, start, start + scs, flags);
+  if (zero) return zeroizeRange(img, start, Math.min(start + scs, img.size), flags);
   if (flags.noFallback) throw E.zeroNeedsFallback();
   await zeroData(img, lo, hi - lo);
 }
