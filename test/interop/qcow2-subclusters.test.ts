@@ -11,6 +11,7 @@ import { mustRun, qemuImgCheck, qemuIo, tempDir, tool } from '../helpers/qcow2-t
 import {
   applyWithQemu, applyWithQmpd, dumpExtendedL2, mapWithoutHosts, openChain, twins, type SubOp,
 } from '../helpers/qcow2-subclusters.js';
+import { TestDaemon } from '../helpers/daemon.js';
 import { skipWithout } from '../helpers/tools.js';
 
 const KiB = 1024;
@@ -37,7 +38,7 @@ function expectSameAsQemu(qemuPath: string, qmpdPath: string, hosts = true): voi
   expect(r.stdout + r.stderr).toContain('Images are identical.');
 }
 
-describe.skipIf(skipWithout('qemu-img', 'qemu-io'))('qcow2 with extended L2 entries, side by side with QEMU', () => {
+describe.skipIf(skipWithout('qemu-img', 'qemu-io', 'qemu-storage-daemon'))('qcow2 with extended L2 entries, side by side with QEMU', () => {
   const tmp = tempDir('qmpd-subclusters-');
   afterAll(() => tmp.remove());
 
@@ -198,5 +199,48 @@ describe.skipIf(skipWithout('qemu-img', 'qemu-io'))('qcow2 with extended L2 entr
     await again.top.instance.truncate!(600 * MiB);
     await again.close();
     expectSameAsQemu(q, m);
+  });
+
+  it('through the daemon over NBD, ends as QSD leaves the same image, and reports extended-l2', async () => {
+    const nbdOps = [
+      'write -q -P 1 1000 3000',
+      'write -q -z 70000 5000',
+      'write -q -P 2 131072 65536',
+      'write -q -z -u 131072 65536',
+      'write -q -P 3 300000 100',
+      'discard -q 300000 70000',
+    ];
+    const results: Record<string, { dump: Record<number, string>; info: unknown }> = {};
+    for (const kind of ['qmpd', 'qsd'] as const) {
+      const dir = tmp.path(`daemon-${kind}`);
+      mustRun('mkdir', ['-p', dir]);
+      const img = `${dir}/d.qcow2`;
+      mustRun('qemu-img', ['create', '-q', '-f', 'qcow2', '-o', 'extended_l2=on', img, String(4 * MiB)]);
+      const d = await TestDaemon.start({
+        kind,
+        dir,
+        args: [
+          '--blockdev', `{"driver":"qcow2","node-name":"disk","file":{"driver":"file","filename":"d.qcow2"}}`,
+          '--nbd-server', 'addr.type=unix,addr.path=nbd.sock',
+          '--export', 'type=nbd,id=e0,node-name=disk,writable=on',
+        ],
+      });
+      try {
+        const c = await d.connect();
+        const nodes = (await c.execute('query-named-block-nodes', { flat: true })) as { 'node-name': string; image: { 'format-specific'?: unknown } }[];
+        const info = nodes.find((n) => n['node-name'] === 'disk')!.image['format-specific'];
+        qemuIo(`nbd+unix:///disk?socket=${dir}/nbd.sock`, nbdOps, 'raw');
+        await c.execute('quit');
+        await d.waitExit();
+        results[kind] = { dump: dumpExtendedL2(img, false), info };
+      } finally {
+        await d.stop();
+      }
+      expectClean(img);
+    }
+    expect(results.qmpd!.info).toMatchObject({ data: { 'extended-l2': true } });
+    expect(results.qmpd).toEqual(results.qsd);
+    const r = tool('qemu-img', ['compare', tmp.path('daemon-qmpd/d.qcow2'), tmp.path('daemon-qsd/d.qcow2')]);
+    expect(r.stdout).toContain('Images are identical.');
   });
 });
