@@ -3,10 +3,10 @@
 // at least 0.7x the unix socket's. Env: BENCH_WS_PIPELINE (default 50000).
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import WebSocket from 'ws';
 import { fmt, median, percentile, Qmp, REPO } from './lib.mjs';
 
 const RTT_SAMPLES = 5000;
@@ -30,7 +30,7 @@ async function startQmpd() {
   const port = await freePort();
   const proc = spawn(
     process.execPath,
-    [join(REPO, 'dist/cli.js'), '--chardev', `socket,id=m,path=${sock},server=on,wait=off`, '--monitor', 'chardev=m', '--http', `127.0.0.1:${port}`],
+    [...(process.env.QMPD_NODE_ARGS ?? '').split(' ').filter(Boolean), join(REPO, 'dist/cli.js'), '--chardev', `socket,id=m,path=${sock},server=on,wait=off`, '--monitor', 'chardev=m', '--http', `127.0.0.1:${port}`],
     { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, QMPD_HTTP_TOKEN: '' } },
   );
   let stderr = '';
@@ -47,7 +47,7 @@ async function startQmpd() {
   }
   return {
     sock,
-    wsUrl: `ws://127.0.0.1:${port}/qmp`,
+    port,
     async stop() {
       proc.kill('SIGTERM');
       await new Promise((r) => proc.once('exit', r));
@@ -62,33 +62,86 @@ async function openUnix(path) {
   return { send: (t) => q.send(t + '\n'), sendMany: (t, n) => q.send((t + '\n').repeat(n)), next: () => q.next(), close: () => q.close() };
 }
 
-async function openWs(url) {
-  const ws = new WebSocket(url, ['qmp']);
+/**
+ * A lean WebSocket client (RFC 6455 framing by hand), as lean as the unix
+ * client above: with the `ws` library's client the bench measured the client,
+ * not the daemon (the daemon sat idle half the time).
+ */
+async function openWs(port) {
+  const sock = connect(port, '127.0.0.1');
+  await new Promise((r, j) => (sock.once('connect', r), sock.once('error', j)));
+  sock.setNoDelay(true);
+  sock.write(
+    `GET /qmp HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+      `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: qmp\r\n\r\n`,
+  );
   const replies = [];
   const waiting = [];
-  ws.on('message', (data) => {
-    const text = data.toString();
+  let buf = Buffer.alloc(0);
+  let upgraded = false;
+  const deliver = (text) => {
     if (text.startsWith('{"timestamp"')) return;
     const w = waiting.shift();
     if (w) w(text);
     else replies.push(text);
+  };
+  sock.on('data', (chunk) => {
+    buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
+    if (!upgraded) {
+      const end = buf.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      if (!buf.subarray(0, 12).toString().startsWith('HTTP/1.1 101')) throw new Error(`no upgrade: ${buf.toString()}`);
+      upgraded = true;
+      buf = buf.subarray(end + 4);
+    }
+    let pos = 0;
+    for (;;) {
+      if (buf.length - pos < 2) break;
+      let len = buf[pos + 1] & 0x7f;
+      let head = 2;
+      if (len === 126) {
+        if (buf.length - pos < 4) break;
+        len = buf.readUInt16BE(pos + 2);
+        head = 4;
+      } else if (len === 127) {
+        if (buf.length - pos < 10) break;
+        len = Number(buf.readBigUInt64BE(pos + 2));
+        head = 10;
+      }
+      if (buf.length - pos < head + len) break;
+      if ((buf[pos] & 0x0f) === 1) deliver(buf.toString('utf8', pos + head, pos + head + len));
+      pos += head + len;
+    }
+    buf = buf.subarray(pos);
   });
-  await new Promise((r, j) => (ws.once('open', r), ws.once('error', j)));
-  ws._socket.setNoDelay(true);
+  // Client frames are masked (RFC 6455 5.3): a fresh key per frame from a pool of random bytes.
+  let keys = randomBytes(4 * 4096);
+  let keyPos = 0;
+  const frame = (text) => {
+    const payload = Buffer.from(text);
+    if (payload.length > 125) throw new Error('bench frames are short');
+    if (keyPos === keys.length) {
+      keys = randomBytes(keys.length);
+      keyPos = 0;
+    }
+    const out = Buffer.allocUnsafe(6 + payload.length);
+    out[0] = 0x81;
+    out[1] = 0x80 | payload.length;
+    keys.copy(out, 2, keyPos, keyPos + 4);
+    for (let i = 0; i < payload.length; i++) out[6 + i] = payload[i] ^ keys[keyPos + (i & 3)];
+    keyPos += 4;
+    return out;
+  };
   const next = () => (replies.length ? Promise.resolve(replies.shift()) : new Promise((r) => waiting.push(r)));
   await next();
-  ws.send('{"execute":"qmp_capabilities"}');
+  sock.write(frame('{"execute":"qmp_capabilities"}'));
   await next();
   return {
-    send: (t) => ws.send(t),
+    send: (t) => sock.write(frame(t)),
     // One write per batch, as the unix client does with one string: frames stay one per request.
-    sendMany: (t, n) => {
-      ws._socket.cork();
-      for (let i = 0; i < n; i++) ws.send(t);
-      ws._socket.uncork();
-    },
+    sendMany: (t, n) => sock.write(Buffer.concat(Array.from({ length: n }, () => frame(t)))),
     next,
-    close: () => ws.close(),
+    close: () => sock.end(),
   };
 }
 
@@ -139,7 +192,7 @@ export async function run() {
   const d = await startQmpd();
   try {
     const unix = await openUnix(d.sock);
-    const ws = await openWs(d.wsUrl);
+    const ws = await openWs(d.port);
     const ru = await roundTrip(unix);
     const rw = await roundTrip(ws);
     row('round trip p50', ru.p50, rw.p50, 'µs', false);

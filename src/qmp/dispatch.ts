@@ -38,10 +38,26 @@ function returnReply(value: unknown, id?: QValue): Reply {
   return id === undefined ? { return: ret } : { return: ret, id };
 }
 
-/** qmp_dispatch_check_obj: members are looked at in QEMU's QDict order. */
+/** Breaks no envelope rule whatever the order of looking: execute, arguments and id only, well typed. */
+function isPlainRequest(request: QDict): boolean {
+  for (const key in request) {
+    const value = request[key];
+    if (key === 'execute') {
+      if (typeof value !== 'string') return false;
+    } else if (key === 'arguments') {
+      if (!isDict(value)) return false;
+    } else if (key !== 'id') {
+      return false;
+    }
+  }
+  return true;
+}
+
+/** qmp_dispatch_check_obj: members are looked at in QEMU's QDict order (which error comes first). */
 function checkEnvelope(request: QDict, allowOob: boolean): Envelope {
   let execKey: string | undefined;
-  for (const key of qdictOrder(Object.keys(request))) {
+  const keys = Object.keys(request);
+  for (const key of isPlainRequest(request) ? keys : qdictOrder(keys)) {
     const value = request[key]!;
     if (key === 'execute' || (key === 'exec-oob' && allowOob)) {
       if (typeof value !== 'string') throw protocolErrors.memberMustBeString(key);

@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import { protocolErrors, type QmpError } from './error.js';
 import { type Dispatcher, type DispatchState, isOobRequest, type Reply } from './dispatch.js';
 import type { EventBus, EventSubscriber } from './events.js';
-import { encodeMessage } from './json/encode.js';
+import { encodeMessage, encodeMessageBody } from './json/encode.js';
 import { JsonStreamer } from './json/streamer.js';
 import type { QValue } from './json/value.js';
 import type { CommandContext } from './registry.js';
@@ -25,6 +25,8 @@ export const QMP_CAPABILITIES = ['oob'] as const;
 
 export interface SessionIo {
   write(text: string): void;
+  /** Where messages are framed (WebSocket): a reply as its JSON bytes, with no line end. */
+  writeMessage?(json: Buffer): void;
   /** Stop / restart delivering input (backpressure). */
   pause(): void;
   resume(): void;
@@ -173,6 +175,9 @@ export class QmpSession implements EventSubscriber {
   }
 
   private send(reply: Reply): void {
-    this.sendRaw(encodeMessage(reply, this.pretty));
+    if (this.closed) return;
+    const io = this.opts.io;
+    if (io.writeMessage) io.writeMessage(encodeMessageBody(reply, this.pretty));
+    else io.write(encodeMessage(reply, this.pretty));
   }
 }

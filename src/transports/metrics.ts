@@ -47,49 +47,55 @@ interface Sample {
   value: number;
 }
 
+interface CommandEntry {
+  outcomes: Map<string, number>;
+  buckets: Float64Array;
+  sum: number;
+  n: number;
+}
+
 /**
  * Command counts and latencies kept in plain numbers and handed to prom-client
  * as ready values at scrape time: prom-client's own observe() hashes its labels
  * on every call, which was 9% of the daemon's CPU on pipelined commands.
  */
 class CommandStats {
-  private readonly counts = new Map<string, { command: string; outcome: string; n: number }>();
-  private readonly latencies = new Map<string, { buckets: Float64Array; sum: number; n: number }>();
+  /** Per command: counts by outcome and the latency histogram (no key built per call). */
+  private readonly commands = new Map<string, CommandEntry>();
 
   record(command: string, outcome: string, seconds: number): void {
-    const key = command + '\0' + outcome;
-    let c = this.counts.get(key);
-    if (c === undefined) this.counts.set(key, (c = { command, outcome, n: 0 }));
-    c.n++;
-    let l = this.latencies.get(command);
-    if (l === undefined) this.latencies.set(command, (l = { buckets: new Float64Array(LATENCY_BUCKETS.length), sum: 0, n: 0 }));
+    let c = this.commands.get(command);
+    if (c === undefined) {
+      c = { outcomes: new Map(), buckets: new Float64Array(LATENCY_BUCKETS.length), sum: 0, n: 0 };
+      this.commands.set(command, c);
+    }
+    c.outcomes.set(outcome, (c.outcomes.get(outcome) ?? 0) + 1);
     let i = 0;
     while (i < LATENCY_BUCKETS.length && seconds > LATENCY_BUCKETS[i]!) i++;
-    if (i < LATENCY_BUCKETS.length) l.buckets[i]!++;
-    l.sum += seconds;
-    l.n++;
+    if (i < LATENCY_BUCKETS.length) c.buckets[i]!++;
+    c.sum += seconds;
+    c.n++;
   }
 
   reset(): void {
-    this.counts.clear();
-    this.latencies.clear();
+    this.commands.clear();
   }
 
   countMetric(name: string, help: string): Metric {
-    const get = async (): Promise<Values> => ({
-      name,
-      help,
-      type: 'counter',
-      aggregator: 'sum',
-      values: [...this.counts.values()].map((c) => ({ labels: { command: c.command, outcome: c.outcome }, value: c.n })),
-    });
+    const get = async (): Promise<Values> => {
+      const values: Sample[] = [];
+      for (const [command, c] of this.commands) {
+        for (const [outcome, n] of c.outcomes) values.push({ labels: { command, outcome }, value: n });
+      }
+      return { name, help, type: 'counter', aggregator: 'sum', values };
+    };
     return this.asMetric(name, get);
   }
 
   latencyMetric(name: string, help: string): Metric {
     const get = async (): Promise<Values> => {
       const values: Sample[] = [];
-      for (const [command, l] of this.latencies) {
+      for (const [command, l] of this.commands) {
         let cumulative = 0;
         LATENCY_BUCKETS.forEach((le, i) => {
           cumulative += l.buckets[i]!;

@@ -35,10 +35,10 @@ export class WsFlow {
     return this.overLimit || this.ws.readyState !== this.ws.OPEN;
   }
 
-  /** One text frame. */
-  send(text: string): void {
+  /** One text frame (bytes given are UTF-8 already). */
+  send(text: string | Buffer): void {
     if (this.closed) return;
-    this.ws.send(text);
+    this.ws.send(text, { binary: false });
     // Inside a burst the output is corked, not refused by the peer: judge it once uncorked.
     if (!this.inBurst) this.checkOutput();
   }

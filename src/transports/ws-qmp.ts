@@ -19,6 +19,7 @@ export function attachWsQmpSession(ws: WebSocket, flow: WsFlow, options: StreamS
     ...options,
     io: {
       write: (text) => flow.send(stripLineEnd(text)),
+      writeMessage: (json) => flow.send(json),
       pause: () => flow.pauseInput(),
       resume: () => flow.resumeInput(),
       cork: () => flow.cork(),

@@ -74,6 +74,14 @@ class AsciiWriter {
     this.text(escaped);
   }
 
+  /** The bytes written, in a buffer of their own; the writer is empty again. */
+  takeBytes(): Buffer {
+    const out = Buffer.from(this.buf.subarray(0, this.pos));
+    if (this.buf.length > KEEP_BYTES) this.buf = Buffer.allocUnsafe(INITIAL_BYTES);
+    this.pos = 0;
+    return out;
+  }
+
   /** The text written (one byte per character); the writer is empty again. */
   takeText(): string {
     const out = this.buf.toString('latin1', 0, this.pos);
@@ -176,6 +184,15 @@ export function encodeMessage(v: unknown, prettyForm = false): string {
   return withWriter((w) => {
     message(w, v, prettyForm);
     return w.takeText();
+  });
+}
+
+/** One message's JSON as bytes, without a line end (a WebSocket frame's payload). */
+export function encodeMessageBody(v: unknown, prettyForm = false): Buffer {
+  return withWriter((w) => {
+    if (prettyForm) pretty(w, v, 0);
+    else compact(w, v);
+    return w.takeBytes();
   });
 }
 

@@ -9,7 +9,7 @@ export class QDouble {
   constructor(readonly value: number) {}
 }
 
-/** Parsed objects have a null prototype, so keys such as `__proto__` are plain data. */
+/** Parsed objects inherit nothing, so keys such as `__proto__` are plain data. */
 export interface QDict {
   [key: string]: QValue;
 }
@@ -19,8 +19,15 @@ export interface QDict {
  */
 export type QValue = null | boolean | number | bigint | string | QDouble | QValue[] | QDict;
 
+/**
+ * The prototype of every QDict: empty, itself without a prototype. An object
+ * made with Object.create(null) starts in V8's slow dictionary mode; one made
+ * from an empty object that inherits nothing is as safe and stays fast.
+ */
+const DICT_PROTOTYPE = Object.freeze(Object.create(null) as object);
+
 export function newDict(): QDict {
-  return Object.create(null) as QDict;
+  return Object.create(DICT_PROTOTYPE) as QDict;
 }
 
 export function isDict(v: unknown): v is QDict {
