@@ -72,14 +72,15 @@ describe.skipIf(skipWithout('qemu-img', 'qemu-io', 'qemu-nbd', 'nbdinfo'))('qcow
     await img.instance.storeBitmaps!([b2, b3]);
     await img.instance.write!(MiB, Buffer.alloc(4096, 2), {});
     const live = qemuImgInfo(path, ['-U']) as { 'format-specific': { data: { bitmaps: { flags: string[] }[] } } };
-    expect(live['format-specific'].data.bitmaps.map((b) => b.flags)).toEqual([['in-use', 'auto'], []]);
+    // bitmaps come oldest first; QEMU puts new ones into the directory newest first
+    expect(live['format-specific'].data.bitmaps.map((b) => b.flags)).toEqual([[], ['in-use', 'auto']]);
     await img.instance.storeBitmaps!([b2, b3]);
     await img.close();
 
     const info = qemuImgInfo(path) as { 'format-specific': { data: Record<string, unknown> } };
     expect(info['format-specific'].data['bitmaps']).toEqual([
-      { flags: ['auto'], name: 'b2', granularity: 131072 },
       { flags: [], name: 'b3', granularity: 65536 },
+      { flags: ['auto'], name: 'b2', granularity: 131072 },
     ]);
     expectClean(path);
     expect(await qemuDirtyMap(path, 'b2', tmp.path('nbd1.sock'))).toBe(`0+${MiB} ${40 * MiB}+131072`);

@@ -2,24 +2,21 @@
  * Persistent dirty bitmaps (qcow2 spec "Bitmaps"; docs/qcow2-format.md §4):
  * the bitmaps header extension points at a bitmap directory; each entry
  * points at a bitmap table whose entries point at data clusters (0 = all
- * zeroes). Bits are least significant first. Storing replaces every bitmap:
- * new clusters are refcounted and flushed, then data, tables and directory
- * are written and flushed, then cluster 0 switches over, and only then are
- * the old structures released. Before the first write after opening, enabled
- * bitmaps are flagged in-use on disk, since the stored bits go stale.
+ * zeroes). Bits are least significant first. Storing (bitmap-store.ts)
+ * follows QEMU's order of allocations and frees. Before the first write after
+ * opening, enabled bitmaps are flagged in-use on disk, since the stored bits
+ * go stale.
  */
 import type { StoredBitmap } from '../driver.js';
-import { AUTOCLEAR_BITMAPS } from './constants.js';
+import { storeLocked } from './bitmap-store.js';
 import { entryOffset } from './entries.js';
 import { qcow2Errors as E } from './errors.js';
-import { buildHeaderCluster } from './header-write.js';
 import type { Qcow2Image } from './image.js';
-import { writeback } from './writeback.js';
 
-const FLAG_IN_USE = 0x1;
-const FLAG_AUTO = 0x2;
-const TYPE_DIRTY_TRACKING = 1;
-const ENTRY_FIXED = 24;
+export const FLAG_IN_USE = 0x1;
+export const FLAG_AUTO = 0x2;
+export const TYPE_DIRTY_TRACKING = 1;
+export const ENTRY_FIXED = 24;
 const MAX_NAME = 1023;
 const MIN_GRANULARITY_BITS = 9;
 const MAX_GRANULARITY_BITS = 31;
@@ -38,14 +35,23 @@ export interface BitmapDirEntry {
 }
 
 const directories = new WeakMap<Qcow2Image, BitmapDirEntry[]>();
+
+/** The bitmap directory as it is on disk, in directory order. */
+export function bitmapDirectory(img: Qcow2Image): BitmapDirEntry[] {
+  return directories.get(img) ?? [];
+}
+
+export function setBitmapDirectory(img: Qcow2Image, entries: BitmapDirEntry[]): void {
+  directories.set(img, entries);
+}
 /** Images whose caller has seen the stored bitmaps (loadBitmaps was called). */
 const loadedBy = new WeakSet<Qcow2Image>();
 
-function bitmapBytes(size: number, granularity: number): number {
+export function bitmapBytes(size: number, granularity: number): number {
   return Math.ceil(Math.ceil(size / granularity) / 8);
 }
 
-function entrySize(nameLen: number): number {
+export function entrySize(nameLen: number): number {
   return (ENTRY_FIXED + nameLen + 7) & ~7;
 }
 
@@ -135,15 +141,6 @@ async function readBitmapData(img: Qcow2Image, e: BitmapDirEntry, bits: Uint8Arr
   await Promise.all(tasks);
 }
 
-interface Layout {
-  bitmap: StoredBitmap;
-  granularityBits: number;
-  data: Buffer;
-  /** data cluster offsets (0 for all-zero clusters) */
-  clusters: number[];
-  tableOffset: number;
-}
-
 export async function storeBitmaps(img: Qcow2Image, bitmaps: StoredBitmap[]): Promise<void> {
   for (const b of bitmaps) {
     const gb = Math.log2(b.granularity);
@@ -164,96 +161,4 @@ export async function storeBitmaps(img: Qcow2Image, bitmaps: StoredBitmap[]): Pr
   await img.lock.run(() => storeLocked(img, bitmaps));
   // enabled bitmaps just stored go stale again with the next write
   img.rearmFirstWrite();
-}
-
-async function storeLocked(img: Qcow2Image, bitmaps: StoredBitmap[]): Promise<void> {
-  const cs = img.cs;
-  const alloc = img.allocator;
-  const layouts: Layout[] = [];
-  for (const b of bitmaps) {
-    const granularityBits = Math.log2(b.granularity);
-    const bytes = bitmapBytes(img.size, b.granularity);
-    const data = Buffer.alloc(Math.ceil(bytes / cs) * cs);
-    data.set(b.bits.subarray(0, bytes));
-    const tailBits = Math.ceil(img.size / b.granularity) % 8;
-    if (tailBits !== 0 && bytes > 0) data[bytes - 1]! &= (1 << tailBits) - 1;
-    const clusters: number[] = [];
-    for (let i = 0; i * cs < data.length; i++) {
-      const zero = data.subarray(i * cs, (i + 1) * cs).every((x) => x === 0);
-      clusters.push(zero ? 0 : (await alloc.allocate(1)).start * cs);
-    }
-    const tableClusters = Math.ceil((clusters.length * 8) / cs);
-    const tableOffset = tableClusters > 0 ? (await alloc.allocate(tableClusters, true)).start * cs : 0;
-    layouts.push({ bitmap: b, granularityBits, data, clusters, tableOffset });
-  }
-  const dirSize = bitmaps.reduce((n, b) => n + entrySize(Buffer.byteLength(b.name)), 0);
-  const dirOffset = dirSize > 0 ? (await alloc.allocate(Math.ceil(dirSize / cs), true)).start * cs : 0;
-  // refcounts of every new cluster are on disk before anything points at them
-  await writeback(img, true);
-
-  const dir = Buffer.alloc(dirSize);
-  const entries: BitmapDirEntry[] = [];
-  const writes: Promise<void>[] = [];
-  let pos = 0;
-  for (const l of layouts) {
-    const table = Buffer.alloc(Math.ceil((l.clusters.length * 8) / cs) * cs);
-    l.clusters.forEach((off, i) => {
-      table.writeBigUInt64BE(BigInt(off), i * 8);
-      if (off !== 0) writes.push(img.file.write(off, l.data.subarray(i * cs, (i + 1) * cs)));
-    });
-    if (table.length > 0) writes.push(img.file.write(l.tableOffset, table));
-    const name = Buffer.from(l.bitmap.name, 'utf8');
-    const flags = (l.bitmap.enabled ? FLAG_AUTO : 0) | (l.bitmap.inconsistent ? FLAG_IN_USE : 0);
-    dir.writeBigUInt64BE(BigInt(l.tableOffset), pos);
-    dir.writeUInt32BE(l.clusters.length, pos + 8);
-    dir.writeUInt32BE(flags, pos + 12);
-    dir[pos + 16] = TYPE_DIRTY_TRACKING;
-    dir[pos + 17] = l.granularityBits;
-    dir.writeUInt16BE(name.length, pos + 18);
-    name.copy(dir, pos + ENTRY_FIXED);
-    entries.push({
-      tableOffset: l.tableOffset,
-      tableSize: l.clusters.length,
-      flags,
-      granularityBits: l.granularityBits,
-      name: l.bitmap.name,
-      pos,
-    });
-    pos += entrySize(name.length);
-  }
-  if (dirSize > 0) writes.push(img.file.write(dirOffset, dir));
-  await Promise.all(writes);
-  await img.file.flush();
-
-  const h = img.header;
-  const old = h.bitmaps;
-  const oldEntries = directories.get(img) ?? [];
-  const next = {
-    ...h,
-    bitmaps: bitmaps.length > 0 ? { nbBitmaps: bitmaps.length, directorySize: dirSize, directoryOffset: dirOffset } : null,
-    autoclear: bitmaps.length > 0 ? h.autoclear | AUTOCLEAR_BITMAPS : h.autoclear & ~AUTOCLEAR_BITMAPS,
-  };
-  await img.file.write(0, buildHeaderCluster(next));
-  await img.file.flush();
-  h.bitmaps = next.bitmaps;
-  h.autoclear = next.autoclear;
-  directories.set(img, entries);
-
-  if (old !== null) await releaseOld(img, old.directoryOffset, old.directorySize, oldEntries);
-}
-
-/** Releases the previous directory, tables and data clusters (cluster 0 no longer points at them). */
-async function releaseOld(img: Qcow2Image, dirOffset: number, dirSize: number, entries: BitmapDirEntry[]): Promise<void> {
-  const cs = img.cs;
-  for (const e of entries) {
-    const table = Buffer.alloc(e.tableSize * 8);
-    await img.file.read(e.tableOffset, table);
-    for (let i = 0; i < e.tableSize; i++) {
-      const off = entryOffset(table, i * 8);
-      if (off !== 0) await img.allocator.release(off / cs, 1);
-    }
-    const tableClusters = Math.ceil((e.tableSize * 8) / cs);
-    if (tableClusters > 0) await img.allocator.release(e.tableOffset / cs, tableClusters);
-  }
-  if (dirSize > 0) await img.allocator.release(dirOffset / cs, Math.ceil(dirSize / cs));
 }
