@@ -17,30 +17,85 @@ export const enum CloseCode {
   MessageTooBig = 1009,
 }
 
+function frameHeaderLength(n: number): number {
+  return n < 126 ? 2 : n < 0x10000 ? 4 : 10;
+}
+
+/** An unmasked, unfragmented text frame (RFC 6455 5.2) at `pos`; returns where it ends. */
+function writeTextFrame(out: Buffer, pos: number, payload: Buffer): number {
+  const n = payload.length;
+  out[pos] = 0x81; // FIN, opcode 1 (text)
+  if (n < 126) {
+    out[pos + 1] = n;
+  } else if (n < 0x10000) {
+    out[pos + 1] = 126;
+    out.writeUInt16BE(n, pos + 2);
+  } else {
+    out[pos + 1] = 127;
+    out.writeBigUInt64BE(BigInt(n), pos + 2);
+  }
+  const start = pos + frameHeaderLength(n);
+  payload.copy(out, start);
+  return start + n;
+}
+
 export class WsFlow {
   private inputPausedByDialect = false;
   private outputPaused = false;
   private overLimit = false;
   private inBurst = false;
   private readonly onFlushed = () => this.checkDrained();
+  /** Text frames of the current burst, not yet written. */
+  private held: Buffer[] = [];
+  private heldBytes = 0;
+  private readonly writeSocket: (chunk: Buffer) => boolean;
 
   constructor(
     private readonly ws: WebSocket,
     private readonly socket: Duplex,
     private readonly limits: HttpLimits,
-  ) {}
+  ) {
+    // ws writes its own frames (pong, close) on this socket too: what we hold goes out first.
+    const write = socket.write.bind(socket) as (chunk: Buffer) => boolean;
+    this.writeSocket = write;
+    socket.write = ((...args: Parameters<Duplex['write']>) => {
+      this.flushHeld();
+      return (write as Duplex['write'])(...args);
+    }) as Duplex['write'];
+  }
 
   /** True once the connection is closing or was dropped for not reading. */
   get closed(): boolean {
     return this.overLimit || this.ws.readyState !== this.ws.OPEN;
   }
 
-  /** One text frame (bytes given are UTF-8 already). */
+  /**
+   * One text frame (bytes given are UTF-8 already). Inside a burst, frames
+   * are held and leave together as one buffer: handing ws (and the socket)
+   * one frame at a time costs more per frame than the frame itself on
+   * pipelined small replies (throughput 0.6x -> 0.73x of the unix socket's).
+   */
   send(text: string | Buffer): void {
     if (this.closed) return;
-    this.ws.send(text, { binary: false });
-    // Inside a burst the output is corked, not refused by the peer: judge it once uncorked.
-    if (!this.inBurst) this.checkOutput();
+    const payload = typeof text === 'string' ? Buffer.from(text) : text;
+    if (this.inBurst) {
+      this.held.push(payload);
+      this.heldBytes += frameHeaderLength(payload.length) + payload.length;
+      return;
+    }
+    this.ws.send(payload, { binary: false });
+    this.checkOutput();
+  }
+
+  /** Writes the held frames, in order, as one buffer. */
+  private flushHeld(): void {
+    if (this.held.length === 0) return;
+    const out = Buffer.allocUnsafe(this.heldBytes);
+    let pos = 0;
+    for (const payload of this.held) pos = writeTextFrame(out, pos, payload);
+    this.held = [];
+    this.heldBytes = 0;
+    if (!this.socket.destroyed) this.writeSocket(out);
   }
 
   /** Coalesce the frames of a burst of replies into one write. */
@@ -64,6 +119,7 @@ export class WsFlow {
 
   endBurst(): void {
     this.inBurst = false;
+    this.flushHeld();
     this.socket.uncork();
     this.checkOutput();
   }

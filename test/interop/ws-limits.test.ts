@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiDaemon } from '../helpers/api-daemon.js';
-import { Opcode, RawWebSocket } from '../helpers/raw-ws.js';
+import { encodeFrame, Opcode, RawWebSocket } from '../helpers/raw-ws.js';
 
 const MAX_MESSAGE = 64 * 1024;
 const HIGH_WATER = 64 * 1024;
@@ -34,6 +34,24 @@ describe('WebSocket limits', () => {
     const ws = await opened(protocol);
     ws.sendFrame(Opcode.Binary, '{"execute":"qmp_capabilities"}');
     expect((await ws.closeFrame()).code).toBe(1003);
+    ws.destroy();
+  });
+
+  it.each([
+    ['a binary frame', 1003, () => encodeFrame(Opcode.Binary, Buffer.from('{}'))],
+    ['invalid UTF-8', 1007, () => encodeFrame(Opcode.Text, Buffer.from([0x7b, 0xff, 0x7d]))],
+  ])('answers the requests before %s in the same TCP chunk, then closes', async (_what, code, bad) => {
+    const ws = await opened();
+    const requests = [0, 1, 2].map((id) => encodeFrame(Opcode.Text, Buffer.from(`{"execute":"qmp_capabilities","id":${id}}`)));
+    ws.socket.write(Buffer.concat([...requests, bad()]));
+    const replies = [];
+    for (let i = 0; i < 3; i++) replies.push(JSON.parse((await ws.nextFrame()).payload.toString()) as unknown);
+    expect(replies).toEqual([
+      { return: {}, id: 0 },
+      { id: 1, error: { class: 'CommandNotFound', desc: 'Capabilities negotiation is already complete, command ignored' } },
+      { id: 2, error: { class: 'CommandNotFound', desc: 'Capabilities negotiation is already complete, command ignored' } },
+    ]);
+    expect((await ws.closeFrame()).code).toBe(code);
     ws.destroy();
   });
 
