@@ -72,31 +72,7 @@ export async function makePlan(img: Qcow2Image, offset: number, length: number):
 
   const token = img.inflight.add(allocs[0]!.gc, allocs[allocs.length - 1]!.gc);
   try {
-    let lastL1 = -1;
-    for (const a of allocs) {
-      const l1Index = Math.floor(a.gc / img.l2Entries);
-      if (l1Index !== lastL1) await ensureL2(img, l1Index);
-      lastL1 = l1Index;
-    }
-    for (let i = 0; i < allocs.length; ) {
-      if (allocs[i]!.reused) {
-        i++;
-        continue;
-      }
-      let j = i + 1;
-      while (j < allocs.length && !allocs[j]!.reused && allocs[j]!.gc === allocs[j - 1]!.gc + 1) j++;
-      for (let k = i; k < j; ) {
-        const run = await img.allocator.allocate(j - k);
-        const fileEnd = img.file.length();
-        for (let t = 0; t < run.count; t++) {
-          const a = allocs[k + t]!;
-          a.host = (run.start + t) * cs;
-          a.fresh = a.host >= fileEnd && !img.dataWriteFailed;
-        }
-        k += run.count;
-      }
-      i = j;
-    }
+    await allocateHosts(img, allocs);
   } catch (err) {
     await releaseNew(img, allocs);
     img.inflight.remove(token);
@@ -127,6 +103,57 @@ async function planClusters(img: Qcow2Image, offset: number, length: number): Pr
     }
   }
   return { inPlace, allocs };
+}
+
+/**
+ * Host clusters in QEMU's order (qcow2_alloc_host_offset), so that images
+ * are laid out as QEMU lays them out: per L2 table, its table first (created
+ * or copied if needed), then one contiguous run for each stretch of guest
+ * clusters needing a new cluster; a stretch going on from the previous table
+ * continues right after its run where that is free.
+ */
+async function allocateHosts(img: Qcow2Image, allocs: AllocCluster[]): Promise<void> {
+  const cs = img.cs;
+  const per = img.l2Entries;
+  const fileEnd = img.file.length();
+  const assign = (from: number, start: number, count: number): void => {
+    for (let t = 0; t < count; t++) {
+      const a = allocs[from + t]!;
+      a.host = (start + t) * cs;
+      a.fresh = a.host >= fileEnd && !img.dataWriteFailed;
+    }
+  };
+  let lastL1 = -1;
+  let prevGc = -2;
+  let prevEnd = -1;
+  for (let i = 0; i < allocs.length; ) {
+    const l1Index = Math.floor(allocs[i]!.gc / per);
+    if (l1Index !== lastL1) await ensureL2(img, l1Index);
+    lastL1 = l1Index;
+    if (allocs[i]!.reused) {
+      prevGc = -2;
+      i++;
+      continue;
+    }
+    let j = i + 1;
+    while (
+      j < allocs.length && !allocs[j]!.reused && allocs[j]!.gc === allocs[j - 1]!.gc + 1 &&
+      Math.floor(allocs[j]!.gc / per) === l1Index
+    ) j++;
+    let k = i;
+    if (allocs[i]!.gc === prevGc + 1 && prevEnd >= 0) {
+      const n = await img.allocator.allocateAt(prevEnd, j - i);
+      assign(k, prevEnd, n);
+      k += n;
+    }
+    if (k < j) {
+      const run = await img.allocator.allocate(j - k, true);
+      assign(k, run.start, run.count);
+    }
+    prevGc = allocs[j - 1]!.gc;
+    prevEnd = allocs[j - 1]!.host / cs + 1;
+    i = j;
+  }
 }
 
 function groupRuns(allocs: AllocCluster[], cs: number): HostRun[] {

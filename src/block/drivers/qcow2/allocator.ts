@@ -18,7 +18,11 @@ export interface ClusterRun {
 }
 
 export class Allocator {
-  /** Every cluster below this one is known to be in use. */
+  /**
+   * Where the next search starts, as QEMU's free_cluster_index: just past the
+   * last run handed out (free holes skipped on the way stay unused until a
+   * release lowers it below them), and at the lowest cluster released since.
+   */
   freeIndex = 0;
   /** Counts allocations, so caches of host data can tell that a cluster may have been reused. */
   generation = 0;
@@ -85,10 +89,36 @@ export class Allocator {
           refs.write(block, i, 1);
         }
       }
-      // a non-exact search returns the first free cluster, so everything before the run is in use
-      if (!exact || run.start === this.freeIndex) this.freeIndex = last + 1;
+      this.freeIndex = last + 1;
       return run;
     }
+  }
+
+  /**
+   * Allocates up to `n` clusters starting exactly at `start`, as many as are
+   * free there (0 if `start` is in use), without moving the search start
+   * (QEMU's qcow2_alloc_clusters_at, which continues a run into the next L2
+   * table). Only clusters whose refcount block exists are taken.
+   */
+  async allocateAt(start: number, n: number): Promise<number> {
+    const refs = this.refs;
+    const per = refs.perBlock;
+    let count = 0;
+    while (count < n) {
+      const c = start + count;
+      const off = refs.blockOffset(Math.floor(c / per));
+      if (off === 0) break;
+      const block = refs.blocks.peek(off) ?? (await refs.blocks.get(off));
+      if (refs.read(block, c % per) !== 0) break;
+      count++;
+    }
+    if (count === 0) return 0;
+    this.generation++;
+    for (let c = start; c < start + count; c++) {
+      const block = await refs.blocks.getForUpdate(refs.blockOffset(Math.floor(c / per)));
+      refs.write(block, c % per, 1);
+    }
+    return count;
   }
 
   /**

@@ -1,0 +1,156 @@
+/**
+ * Persistent bitmaps stored at close land where QEMU puts them: the same
+ * session run against qemu-storage-daemon and against qmpd (bitmaps made by
+ * qemu-img, one removed, new ones added, guest writes over NBD, quit) leaves
+ * the same image end, the same `qemu-img check` report and the same
+ * metadata: header, bitmap directory, bitmap tables and data, refcounts.
+ */
+import { copyFileSync, readFileSync } from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { TestDaemon, type DaemonKind } from '../helpers/daemon.js';
+import { mustRun, qemuIo, tempDir, tool } from '../helpers/qcow2-tools.js';
+import { skipWithout } from '../helpers/tools.js';
+
+const BITMAPS_EXT = 0x23852875;
+
+/** Everything an image's bitmaps reach, with the refcount of every cluster of the file. */
+function bitmapLayout(path: string): Record<string, unknown> {
+  const f = readFileSync(path);
+  const cs = 2 ** f.readUInt32BE(20);
+  const out: Record<string, unknown> = { length: f.length, header: f.subarray(0, 4096).toString('hex') };
+  let off = f.readUInt32BE(100);
+  while (off + 8 <= cs) {
+    const type = f.readUInt32BE(off);
+    const len = f.readUInt32BE(off + 4);
+    if (type === 0) break;
+    if (type === BITMAPS_EXT) {
+      const nb = f.readUInt32BE(off + 8);
+      const dirSize = Number(f.readBigUInt64BE(off + 16));
+      const dirOff = Number(f.readBigUInt64BE(off + 24));
+      out.directory = f.subarray(dirOff, dirOff + dirSize).toString('hex');
+      const bitmaps: unknown[] = [];
+      for (let i = 0, p = dirOff; i < nb; i++) {
+        const tableOff = Number(f.readBigUInt64BE(p));
+        const tableSize = f.readUInt32BE(p + 8);
+        const nameLen = f.readUInt16BE(p + 18);
+        const extra = f.readUInt32BE(p + 20);
+        const data: string[] = [];
+        for (let k = 0; k < tableSize; k++) {
+          const d = Number(f.readBigUInt64BE(tableOff + 8 * k) & 0x00fffffffffffe00n);
+          data.push(d === 0 ? '' : f.subarray(d, d + cs).toString('hex'));
+        }
+        bitmaps.push({ name: f.toString('utf8', p + 24 + extra, p + 24 + extra + nameLen), tableOff, table: f.subarray(tableOff, tableOff + 8 * tableSize).toString('hex'), data });
+        p += (24 + extra + nameLen + 7) & ~7;
+      }
+      out.bitmaps = bitmaps;
+    }
+    off += 8 + ((len + 7) & ~7);
+  }
+  const rt = Number(f.readBigUInt64BE(48));
+  const block = Number(f.readBigUInt64BE(rt));
+  out.refcounts = Array.from({ length: Math.ceil(f.length / cs) + 1 }, (_, i) => f.readUInt16BE(block + 2 * i));
+  return out;
+}
+
+interface Session {
+  setup: string[][];
+  /** QMP commands before the NBD writes, and after them */
+  before: [string, Record<string, unknown>][];
+  writes: string[];
+  after: [string, Record<string, unknown>][];
+}
+
+async function runSession(kind: DaemonKind, dir: string, s: Session): Promise<{ check: string; layout: Record<string, unknown> }> {
+  mustRun('mkdir', ['-p', dir]);
+  copyFileSync(`${dir}/../template.qcow2`, `${dir}/base.qcow2`);
+  for (const cmd of s.setup) mustRun(cmd[0]!, cmd.slice(1), dir);
+  const d = await TestDaemon.start({
+    kind,
+    dir,
+    args: [
+      '--blockdev', '{"driver":"qcow2","node-name":"base","file":{"driver":"file","filename":"base.qcow2"}}',
+      '--nbd-server', 'addr.type=unix,addr.path=nbd.sock',
+      '--export', 'type=nbd,id=e0,node-name=base,writable=on',
+    ],
+  });
+  try {
+    const c = await d.connect();
+    for (const [cmd, args] of s.before) await c.execute(cmd, args);
+    if (s.writes.length > 0) qemuIo(`nbd+unix:///base?socket=${dir}/nbd.sock`, s.writes, 'raw');
+    for (const [cmd, args] of s.after) await c.execute(cmd, args);
+    await c.execute('quit');
+    await d.waitExit();
+  } finally {
+    await d.stop();
+  }
+  const check = tool('qemu-img', ['check', `${dir}/base.qcow2`]);
+  return { check: check.stdout + check.stderr, layout: bitmapLayout(`${dir}/base.qcow2`) };
+}
+
+describe.skipIf(skipWithout('qemu-img', 'qemu-io', 'qemu-storage-daemon'))('persistent bitmaps laid out at close as QEMU lays them out', () => {
+  const tmp = tempDir('qmpd-bitmap-layout-');
+  afterAll(() => tmp.remove());
+  mustRun('qemu-img', ['create', '-q', '-f', 'qcow2', tmp.path('template.qcow2'), '64M']);
+
+  const sessions: [string, Session][] = [
+    [
+      'one removed, one added (the bitmap-persistent-reload scenario)',
+      {
+        setup: [['qemu-img', 'bitmap', '--add', '-g', '131072', 'base.qcow2', 'pb'], ['qemu-img', 'bitmap', '--add', '--disable', 'base.qcow2', 'off']],
+        before: [
+          ['block-dirty-bitmap-remove', { node: 'base', name: 'pb' }],
+          ['block-dirty-bitmap-add', { node: 'base', name: 'np', persistent: true, disabled: true }],
+        ],
+        writes: [],
+        after: [],
+      },
+    ],
+    [
+      'bitmaps with data, one removed after guest writes, two added',
+      {
+        setup: [
+          ['qemu-io', '-f', 'qcow2', '-c', 'write -q -P 1 0 1M', 'base.qcow2'],
+          ['qemu-img', 'bitmap', '--add', '-g', '65536', 'base.qcow2', 'a'],
+          ['qemu-img', 'bitmap', '--add', '-g', '512', 'base.qcow2', 'fine'],
+          ['qemu-img', 'bitmap', '--add', '--disable', 'base.qcow2', 'off'],
+        ],
+        before: [['block-dirty-bitmap-add', { node: 'base', name: 'n1', persistent: true, granularity: 1024 }]],
+        writes: ['write -q -P 2 4M 200K', 'write -q -P 3 40M 1K', 'write -q -z 63M 1M'],
+        after: [
+          ['block-dirty-bitmap-remove', { node: 'base', name: 'a' }],
+          ['block-dirty-bitmap-add', { node: 'base', name: 'n2', persistent: true }],
+        ],
+      },
+    ],
+    [
+      'every bitmap removed',
+      {
+        setup: [['qemu-img', 'bitmap', '--add', 'base.qcow2', 'x'], ['qemu-img', 'bitmap', '--add', 'base.qcow2', 'y']],
+        before: [],
+        writes: ['write -q -P 5 1M 64K'],
+        after: [
+          ['block-dirty-bitmap-remove', { node: 'base', name: 'x' }],
+          ['block-dirty-bitmap-remove', { node: 'base', name: 'y' }],
+        ],
+      },
+    ],
+  ];
+
+  sessions.forEach(([name, session], i) => {
+    it(`leaves the image QSD leaves: ${name}`, async () => {
+      const theirs = await runSession('qsd', tmp.path(`qsd-${i}`), session);
+      const ours = await runSession('qmpd', tmp.path(`qmpd-${i}`), session);
+      expect(ours.check).toBe(theirs.check);
+      expect(ours.check).toContain('No errors were found on the image.');
+      expect(ours.layout).toEqual(theirs.layout);
+    });
+  });
+
+  it('is byte for byte the file QSD leaves for the scenario session', async () => {
+    const [, session] = sessions[0]!;
+    await runSession('qsd', tmp.path('qsd-bytes'), session);
+    const ours = await runSession('qmpd', tmp.path('qmpd-bytes'), session);
+    expect(ours.check).toContain('Image end offset: 589824');
+    expect(readFileSync(tmp.path('qmpd-bytes/base.qcow2')).equals(readFileSync(tmp.path('qsd-bytes/base.qcow2')))).toBe(true);
+  });
+});
