@@ -5,10 +5,14 @@
  * the same image end, the same `qemu-img check` report and the same
  * metadata: header, bitmap directory, bitmap tables and data, refcounts.
  */
-import { copyFileSync, readFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { StoredBitmap } from '../../src/block/drivers/driver.js';
+import { CrashRecorder } from '../helpers/crash-recorder.js';
 import { TestDaemon, type DaemonKind } from '../helpers/daemon.js';
-import { mustRun, qemuIo, tempDir, tool } from '../helpers/qcow2-tools.js';
+import { MemChild } from '../helpers/file-child.js';
+import { openOnChild } from '../helpers/qcow2.js';
+import { mustRun, qemuImgCheck, qemuIo, tempDir, tool } from '../helpers/qcow2-tools.js';
 import { skipWithout } from '../helpers/tools.js';
 
 const BITMAPS_EXT = 0x23852875;
@@ -152,5 +156,37 @@ describe.skipIf(skipWithout('qemu-img', 'qemu-io', 'qemu-storage-daemon'))('pers
     const ours = await runSession('qmpd', tmp.path('qmpd-bytes'), session);
     expect(ours.check).toContain('Image end offset: 589824');
     expect(readFileSync(tmp.path('qmpd-bytes/base.qcow2')).equals(readFileSync(tmp.path('qsd-bytes/base.qcow2')))).toBe(true);
+  });
+
+  it('never loses a bitmap that stays, whatever a crash keeps of the store at close', async () => {
+    const path = tmp.path('crash-src.qcow2');
+    copyFileSync(tmp.path('template.qcow2'), path);
+    mustRun('qemu-io', ['-f', 'qcow2', '-c', 'write -q -P 1 0 2M', path]);
+    mustRun('qemu-img', ['bitmap', '--add', '-g', '65536', path, 'pb']);
+    mustRun('qemu-img', ['bitmap', '--add', '-g', '512', path, 'keep']);
+    const rec = new CrashRecorder(new MemChild('crash', readFileSync(path)));
+    const inst = await openOnChild(rec);
+    const loaded = await inst.loadBitmaps!();
+    const keep = loaded.find((b) => b.name === 'keep')!;
+    keep.bits.fill(0xff, 0, 64);
+    const fresh: StoredBitmap = { name: 'np', granularity: 65536, enabled: true, bits: new Uint8Array(keep.bits.length) };
+    fresh.bits[1] = 0x0f;
+    // 'pb' removed, 'keep' stored again with new bits, 'np' added
+    await inst.storeBitmaps!([keep, fresh]);
+    await inst.close();
+    expect(rec.flushCount).toBeGreaterThan(4);
+    const seen = new Set<string>();
+    const state = tmp.path('crash-state.qcow2');
+    for (const { k, state: bytes } of rec.everyCrash(7)) {
+      writeFileSync(state, bytes);
+      const c = qemuImgCheck(state);
+      expect({ k, corruptions: c.corruptions, checkErrors: c.checkErrors }).toEqual({ k, corruptions: 0, checkErrors: 0 });
+      const info = JSON.parse(mustRun('qemu-img', ['info', '--output=json', state])) as { 'format-specific': { data: { bitmaps?: { name: string }[] } } };
+      const names = (info['format-specific'].data.bitmaps ?? []).map((b) => b.name).join(',');
+      expect(['pb,keep', 'keep', 'keep,np']).toContain(names);
+      seen.add(names);
+    }
+    // the old set, the set without the removed bitmap, and the new set all occur at some crash point
+    expect([...seen].sort()).toEqual(['keep', 'keep,np', 'pb,keep']);
   });
 });
