@@ -52,7 +52,7 @@ export async function planSubclusters(img: Qcow2Image, offset: number, length: n
     }
     const keep = desc === Kind.Normal && copied;
     const touched = rangeMask(Math.floor(ws / scs), Math.floor((we - 1) / scs) + 1);
-    if (keep && (bitmap.alloc & touched) === touched) {
+    if (keep && ((bitmap.alloc & touched) >>> 0) === touched) {
       inPlace.push({ guest: gc * cs + ws, length: we - ws, kind: Kind.Normal, host: base + ws, copied: true });
       continue;
     }

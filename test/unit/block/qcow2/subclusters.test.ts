@@ -139,3 +139,20 @@ describe('images with extended L2 entries', () => {
     await inst.close().catch(() => undefined);
   });
 });
+
+describe('writes into a fully allocated cluster with extended L2 entries', () => {
+  it('go in place, without a new host cluster or any copy', async () => {
+    const f = new MemChild();
+    await formatQcow2(f, { size: 1024 * 1024, extendedL2: true });
+    const inst = await openOnChild(f);
+    await inst.write!(0, Buffer.alloc(CS, 1), {});
+    await inst.flush!();
+    const length = f.contents().length;
+    const { planSubclusters } = await import('../../../../src/block/drivers/qcow2/subcluster-plan.js');
+    const img = (inst as unknown as { img: Parameters<typeof planSubclusters>[0] }).img;
+    const plan = await planSubclusters(img, 0, CS);
+    expect(plan.allocs).toEqual([]);
+    expect(plan.inPlace).toEqual([{ guest: 0, length: CS, kind: Kind.Normal, host: length - CS, copied: true }]);
+    await inst.close();
+  });
+});
