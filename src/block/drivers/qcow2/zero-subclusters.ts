@@ -61,20 +61,37 @@ export async function zeroSubclusters(img: Qcow2Image, offset: number, length: n
 }
 
 /**
- * [lo, hi) inside one subcluster: the whole subcluster gets its zero bit if
- * it is not allocated and reads as zeroes around the range; otherwise zero
- * data is written (QEMU's fallback after ENOTSUP).
+ * [lo, hi) inside one subcluster (qcow2_co_pwrite_zeroes with a head or
+ * tail): the whole subcluster gets its zero bit if it is not allocated and
+ * the rest of it reads as zeroes already; otherwise zero data is written
+ * (QEMU's fallback after ENOTSUP).
  */
 async function zeroPartial(img: Qcow2Image, lo: number, hi: number, flags: ZeroFlags): Promise<void> {
   const scs = img.cs / SUBCLUSTERS;
   const start = Math.floor(lo / scs) * scs;
-  const extents = await mapExtents(img, start, Math.min(start + scs, img.size) - start);
-  const zero = extents.every(
-    (e) => e.kind === Kind.ZeroPlain || e.kind === Kind.ZeroAlloc || (e.kind === Kind.Unallocated && img.backing() === null),
-  );
-  if (zero) return zeroizeRange(img, start, Math.min(start + scs, img.size), flags);
+  const end = Math.min(start + scs, img.size);
+  const extents = await mapExtents(img, start, end - start);
+  const kind = extents[0]!.kind;
+  const notAllocated = kind === Kind.ZeroPlain || kind === Kind.ZeroAlloc || kind === Kind.Unallocated;
+  // the rest of the subcluster: before the range, and after it unless the range ends the image
+  const restIsZero = async (): Promise<boolean> =>
+    kind !== Kind.Unallocated || ((await backingReadsZero(img, start, lo)) && (hi >= img.size || (await backingReadsZero(img, hi, end))));
+  if (notAllocated && (await restIsZero())) return zeroizeRange(img, start, end, flags);
   if (flags.noFallback) throw E.zeroNeedsFallback();
   await zeroData(img, lo, hi - lo);
+}
+
+/** Guest bytes [from, to) of an unallocated range read as zeroes from the backing chain (QEMU's is_zero). */
+async function backingReadsZero(img: Qcow2Image, from: number, to: number): Promise<boolean> {
+  const backing = img.backing();
+  if (backing === null) return true;
+  const end = Math.min(to, backing.length());
+  for (let pos = from; pos < end; ) {
+    const s = await backing.blockStatus(pos, end - pos);
+    if (s.status === 'data' || s.length <= 0) return false;
+    pos += s.length;
+  }
+  return true;
 }
 
 /** Subcluster-aligned [a, b): zero bits, as qcow2_subcluster_zeroize sets them. */
