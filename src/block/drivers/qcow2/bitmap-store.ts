@@ -36,6 +36,8 @@ type DirEntry = Omit<BitmapDirEntry, 'pos'>;
  * the lock held.
  */
 export async function storeLocked(img: Qcow2Image, bitmaps: StoredBitmap[]): Promise<void> {
+  // clusters whose frees were deferred (discards, copy-on-write) are free again first: QEMU freed them at once
+  await writeback(img, true);
   const wanted = new Map(bitmaps.map((b) => [b.name, b]));
   let entries: DirEntry[] = bitmapDirectory(img);
   for (const gone of entries.filter((e) => !wanted.has(e.name))) {
