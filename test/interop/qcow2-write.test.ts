@@ -203,4 +203,24 @@ describe.skipIf(skipWithout('qemu-img', 'qemu-io'))('qcow2 images written by qmp
     expect(buf.every((x) => x === 0x33)).toBe(true);
     await again.close();
   });
+
+  it('makes a discarded range read as zeroes over a backing file even where no L2 table exists yet', async () => {
+    const base = tmp.path('discard-base.qcow2');
+    mustRun('qemu-img', ['create', '-q', '-f', 'qcow2', base, '4M']);
+    qemuIo(base, ['write -P 0x44 0 4M']);
+    const theirs = tmp.path('discard-q.qcow2');
+    const ours = tmp.path('discard-m.qcow2');
+    for (const p of [theirs, ours]) mustRun('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', base, '-F', 'qcow2', p, '4M']);
+    qemuIo(theirs, ['discard 0 1M']);
+    const baseImg = await openQcow2(base, { readOnly: true });
+    const img = await openQcow2(ours, { backing: new InstanceChild('base', baseImg.instance) });
+    await img.instance.discard!(0, MiB);
+    const back = Buffer.alloc(MiB, 1);
+    await img.instance.read(0, back);
+    expect(back.every((x) => x === 0)).toBe(true);
+    await img.close();
+    await baseImg.close();
+    expectClean(ours);
+    expect(mustRun('qemu-img', ['map', '--output=json', ours])).toBe(mustRun('qemu-img', ['map', '--output=json', theirs]));
+  });
 });

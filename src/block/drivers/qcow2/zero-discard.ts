@@ -132,7 +132,7 @@ export async function rewriteEntries(img: Qcow2Image, a: number, b: number, crea
 }
 
 /** Zero data for a partial cluster, skipped when it already reads as zeroes. */
-export async function zeroUnlessZero(img: Qcow2Image, offset: number, length: number, fallback: boolean): Promise<void> {
+async function zeroUnlessZero(img: Qcow2Image, offset: number, length: number, fallback: boolean): Promise<void> {
   const extents = await mapExtents(img, offset, length);
   const zero = extents.every(
     (e) => e.kind === Kind.ZeroPlain || e.kind === Kind.ZeroAlloc || (e.kind === Kind.Unallocated && img.backing() === null),
