@@ -54,6 +54,8 @@ export class BlockNode implements NodeParent {
    * wrote to since it was opened has nothing to flush.
    */
   private unflushed = false;
+  /** discard=unmap: discard requests reach the driver; with 'ignore' (the default) they do nothing. */
+  unmap = false;
   /** cache.direct / cache.no-flush in effect (inherited by implicit children). */
   cache = { direct: false, noFlush: false };
   /** force-share: this node's image locks let everyone do everything (read-only users only). */
@@ -131,7 +133,8 @@ export class BlockNode implements NodeParent {
 
   async discard(offset: number, length: number): Promise<void> {
     this.checkWritable(this.instance.write);
-    if (!this.instance.discard) return;
+    // bdrv_co_pdiscard(): nothing at all, not even a dirty bit, unless the node unmaps
+    if (!this.unmap || !this.instance.discard) return;
     this.inFlight.inc();
     try {
       this.markDirty(offset, length);

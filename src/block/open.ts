@@ -53,6 +53,8 @@ export interface Inherited {
   readOnly: boolean;
   forceShare?: boolean;
   cache?: CacheMode;
+  /** discard=unmap by default: a format node's own file (QEMU trusts format drivers with it). */
+  unmap?: boolean;
 }
 
 export interface CacheMode {
@@ -92,7 +94,7 @@ export async function openNode(scope: OpenScope, opts: QDict, inherit: Inherited
   if (!driver.protocol) {
     const fileRef = opts.file;
     if (fileRef === undefined) throw QmpError.generic("Parameter 'file' is missing");
-    fileNode = await resolveChild(scope, fileRef, { readOnly, forceShare, cache });
+    fileNode = await resolveChild(scope, fileRef, { readOnly, forceShare, cache, unmap: true });
   }
 
   const requested = opts['node-name'] as string | undefined;
@@ -100,6 +102,7 @@ export async function openNode(scope: OpenScope, opts: QDict, inherit: Inherited
   const node = new BlockNode(requested ?? graph.autoName(), requested === undefined, driver, opts, readOnly);
   node.forceShare = forceShare;
   node.cache = cache;
+  node.unmap = opts.discard === undefined ? inherit.unmap === true : opts.discard === 'unmap';
   let fileEdge: BdrvChild | undefined;
   if (fileNode) fileEdge = change.attach(node, 'file', fileNode);
   if (fileNode && typeof opts.file !== 'string') fileNode.inheritsFrom = node;
