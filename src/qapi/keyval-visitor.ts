@@ -10,18 +10,11 @@ import { strtodFinite, strtoi64, strtosz, strtou64 } from './c-numbers.js';
 import { firstUnexpectedKey } from './ghash-order.js';
 import type { KvDict, KvValue } from './keyval.js';
 import type { AlternateNode, ObjectNode, TypeNode } from './type-nodes.js';
-import { argErrors } from './validate.js';
+import { argErrors } from './arg-errors.js';
+import { InputStack, type Frame } from './input-stack.js';
 
 const TRUE_WORDS = new Set(['on', 'yes', 'true', 'y']);
 const FALSE_WORDS = new Set(['off', 'no', 'false', 'n']);
-
-interface Frame {
-  readonly name: string | null;
-  readonly dict?: KvDict;
-  readonly list?: readonly KvValue[];
-  readonly consumed?: Set<string>;
-  index: number;
-}
 
 const isKvDict = (v: KvValue | undefined): v is KvDict => typeof v === 'object' && !Array.isArray(v);
 
@@ -30,42 +23,10 @@ function toQInt(n: bigint): number | bigint {
   return n >= BigInt(Number.MIN_SAFE_INTEGER) && n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n;
 }
 
-class KeyvalWalker {
-  private readonly stack: Frame[] = [];
-
-  constructor(private readonly root: KvDict) {}
-
+class KeyvalWalker extends InputStack<KvValue> {
   /** full_name_nth() in keyval mode: list elements are `.N`. */
-  private fullName(name: string | null): string {
-    let out = '';
-    let cur = name;
-    for (let i = this.stack.length - 1; i >= 0; i--) {
-      const f = this.stack[i]!;
-      out = f.dict ? `.${cur ?? '<anonymous>'}${out}` : `.${f.index}${out}`;
-      cur = f.name;
-    }
-    if (cur !== null) return cur + out;
-    if (out.startsWith('.')) return out.slice(1);
-    return out === '' ? '<anonymous>' : out;
-  }
-
-  private take(name: string | null, consume: boolean): KvValue | undefined {
-    const top = this.stack[this.stack.length - 1];
-    if (!top) return this.root;
-    if (top.dict) {
-      const v = Object.hasOwn(top.dict, name!) ? top.dict[name!] : undefined;
-      if (consume && v !== undefined) top.consumed!.add(name!);
-      return v;
-    }
-    const v = top.list![top.index + 1];
-    if (consume) top.index++;
-    return v;
-  }
-
-  private get(name: string | null, consume = true): KvValue {
-    const v = this.take(name, consume);
-    if (v === undefined) throw argErrors.missing(this.fullName(name));
-    return v;
+  protected listElement(index: number): string {
+    return `.${index}`;
   }
 
   /** qobject_input_get_keyval(): a scalar must be a string here. */
@@ -131,7 +92,7 @@ class KeyvalWalker {
   struct(node: ObjectNode, name: string | null): QDict {
     const v = this.get(name);
     if (!isKvDict(v)) throw argErrors.invalidType(this.fullName(name), 'object');
-    const frame: Frame = { name, dict: v, consumed: new Set(), index: 0 };
+    const frame: Frame<KvValue> = { name, dict: v, consumed: new Set(), index: 0 };
     this.stack.push(frame);
     const out = newDict();
     this.members(node, v, out);

@@ -5,32 +5,15 @@
  * between members, `[i]` for list elements; range, enum and alternate errors
  * use the bare member name (`null` for a list element), as QEMU does.
  */
-import { QmpError } from '../qmp/error.js';
 import { isDict, QDouble, type QDict, type QValue } from '../qmp/json/value.js';
+import { argErrors } from './arg-errors.js';
 import { firstUnexpectedKey } from './ghash-order.js';
+import { InputStack } from './input-stack.js';
 import type { AlternateNode, ObjectNode, TypeNode } from './type-nodes.js';
 
 const INT64_MIN = -(2n ** 63n);
 const UINT64_MAX = 2n ** 64n - 1n;
 
-export const argErrors = {
-  missing: (path: string) => QmpError.generic(`Parameter '${path}' is missing`),
-  unexpected: (path: string) => QmpError.generic(`Parameter '${path}' is unexpected`),
-  invalidType: (path: string, expected: string) =>
-    QmpError.generic(`Invalid parameter type for '${path}', expected: ${expected}`),
-  expects: (path: string, what: string) => QmpError.generic(`Parameter '${path}' expects ${what}`),
-  badEnumValue: (name: string, value: string) => QmpError.generic(`Parameter '${name}' does not accept value '${value}'`),
-} as const;
-
-interface Frame {
-  readonly name: string | null;
-  readonly dict?: QDict;
-  readonly list?: readonly QValue[];
-  /** Dict keys consumed so far (QEMU removes them from a hash table). */
-  readonly consumed?: Set<string>;
-  /** List: index of the element last taken, -1 before the first (QEMU's so->index). */
-  index: number;
-}
 
 /** Integer value of an integer-typed JSON number, or undefined for doubles and non-numbers. */
 function intValue(v: QValue): bigint | undefined {
@@ -39,43 +22,9 @@ function intValue(v: QValue): bigint | undefined {
   return undefined;
 }
 
-export class InputWalker {
-  private readonly stack: Frame[] = [];
-
-  constructor(private readonly root: QValue) {}
-
-  /** full_name_nth(name, 0): the path of `name` inside the current containers. */
-  fullName(name: string | null): string {
-    let out = '';
-    let cur = name;
-    for (let i = this.stack.length - 1; i >= 0; i--) {
-      const f = this.stack[i]!;
-      out = f.dict ? `.${cur ?? '<anonymous>'}${out}` : `[${f.index}]${out}`;
-      cur = f.name;
-    }
-    if (cur !== null) return cur + out;
-    if (out.startsWith('.')) return out.slice(1);
-    return out === '' ? '<anonymous>' : out;
-  }
-
-  /** qobject_input_try_get_object(): the next value at `name`, or undefined. */
-  private take(name: string | null, consume: boolean): QValue | undefined {
-    const top = this.stack[this.stack.length - 1];
-    if (!top) return this.root;
-    if (top.dict) {
-      const v = Object.hasOwn(top.dict, name!) ? top.dict[name!] : undefined;
-      if (consume && v !== undefined) top.consumed!.add(name!);
-      return v;
-    }
-    const v = top.list![top.index + 1];
-    if (consume) top.index++;
-    return v;
-  }
-
-  private get(name: string | null, consume = true): QValue {
-    const v = this.take(name, consume);
-    if (v === undefined) throw argErrors.missing(this.fullName(name));
-    return v;
+export class InputWalker extends InputStack<QValue> {
+  protected listElement(index: number): string {
+    return `[${index}]`;
   }
 
   visit(node: TypeNode, name: string | null): void {
