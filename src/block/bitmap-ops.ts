@@ -83,6 +83,14 @@ export function addBitmap(graph: BlockGraph, a: BitmapAddArgs): { node: BlockNod
   return { node, bitmap };
 }
 
+/** block_dirty_bitmap_remove(): the checks, then a persistent bitmap leaves the image at once. */
+export async function removeBitmapChecked(graph: BlockGraph, nodeName: string, name: string): Promise<{ node: BlockNode; bitmap: DirtyBitmap }> {
+  const { node, bitmap } = lookupBitmap(graph, nodeName, name);
+  checkBitmap(node, bitmap, CHECK_BUSY | CHECK_RO);
+  if (bitmap.persistent) await node.instance.removeStoredBitmap?.(name);
+  return { node, bitmap };
+}
+
 export function releaseBitmap(node: BlockNode, bitmap: DirtyBitmap): void {
   const i = node.bitmaps.indexOf(bitmap);
   if (i >= 0) node.bitmaps.splice(i, 1);

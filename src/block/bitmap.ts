@@ -16,6 +16,8 @@ export class DirtyBitmap {
   /** in use by an operation (a transaction's remove, an export) */
   busy = false;
   inconsistent = false;
+  /** not stored at close: a transaction took it out of the image and may still drop it (QEMU's skip_store) */
+  skipStore = false;
   private bits: Uint8Array;
   private setBits = 0;
 

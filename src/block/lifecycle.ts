@@ -56,7 +56,7 @@ export async function closeAll(graph: BlockGraph): Promise<void> {
 
 async function storePersistentBitmaps(node: BlockNode): Promise<void> {
   if (!node.instance.storeBitmaps || node.readOnly) return;
-  const persistent = node.bitmaps.filter((b) => b.persistent);
+  const persistent = node.bitmaps.filter((b) => b.persistent && !b.skipStore);
   const stored: StoredBitmap[] = persistent
     .slice()
     .reverse()

@@ -66,8 +66,17 @@ export class TestDaemon implements AsyncDisposable {
     return d;
   }
 
-  connect(negotiate = true): Promise<QmpClient> {
-    return QmpClient.connect(this.socketPath, negotiate);
+  /** Retries while the socket exists but is not listening yet (QEMU binds, then listens). */
+  async connect(negotiate = true): Promise<QmpClient> {
+    const deadline = Date.now() + 5_000;
+    for (;;) {
+      try {
+        return await QmpClient.connect(this.socketPath, negotiate);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ECONNREFUSED' || Date.now() > deadline) throw e;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    }
   }
 
   path(name: string): string {

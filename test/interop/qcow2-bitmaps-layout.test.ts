@@ -4,6 +4,8 @@
  * qemu-img, one removed, new ones added, guest writes over NBD, quit) leaves
  * the same image end, the same `qemu-img check` report and the same
  * metadata: header, bitmap directory, bitmap tables and data, refcounts.
+ * A removed bitmap leaves the image at once, as `qemu-img info -U` shows
+ * while the daemon still runs, even when its transaction then fails.
  */
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -64,10 +66,26 @@ interface Session {
   after: [string, Record<string, unknown>][];
 }
 
-async function runSession(kind: DaemonKind, dir: string, s: Session): Promise<{ check: string; layout: Record<string, unknown> }> {
+/** The bitmaps `qemu-img info -U` lists while the daemon holds the image. */
+function liveBitmaps(path: string): unknown {
+  const info = JSON.parse(mustRun('qemu-img', ['info', '-U', '--output=json', path])) as { 'format-specific': { data: { bitmaps?: unknown } } };
+  return info['format-specific'].data.bitmaps ?? [];
+}
+
+interface Outcome {
+  check: string;
+  layout: Record<string, unknown>;
+  /** replies to the `after` commands and the bitmaps in the image before quit */
+  replies: unknown[];
+  live: unknown;
+}
+
+async function runSession(kind: DaemonKind, dir: string, s: Session): Promise<Outcome> {
   mustRun('mkdir', ['-p', dir]);
   copyFileSync(`${dir}/../template.qcow2`, `${dir}/base.qcow2`);
   for (const cmd of s.setup) mustRun(cmd[0]!, cmd.slice(1), dir);
+  const replies: unknown[] = [];
+  let live: unknown;
   const d = await TestDaemon.start({
     kind,
     dir,
@@ -81,14 +99,15 @@ async function runSession(kind: DaemonKind, dir: string, s: Session): Promise<{ 
     const c = await d.connect();
     for (const [cmd, args] of s.before) await c.execute(cmd, args);
     if (s.writes.length > 0) qemuIo(`nbd+unix:///base?socket=${dir}/nbd.sock`, s.writes, 'raw');
-    for (const [cmd, args] of s.after) await c.execute(cmd, args);
+    for (const [cmd, args] of s.after) replies.push(await c.command(cmd, args));
+    live = liveBitmaps(`${dir}/base.qcow2`);
     await c.execute('quit');
     await d.waitExit();
   } finally {
     await d.stop();
   }
   const check = tool('qemu-img', ['check', `${dir}/base.qcow2`]);
-  return { check: check.stdout + check.stderr, layout: bitmapLayout(`${dir}/base.qcow2`) };
+  return { check: check.stdout + check.stderr, layout: bitmapLayout(`${dir}/base.qcow2`), replies, live };
 }
 
 describe.skipIf(skipWithout('qemu-img', 'qemu-io', 'qemu-storage-daemon'))('persistent bitmaps laid out at close as QEMU lays them out', () => {
@@ -138,6 +157,25 @@ describe.skipIf(skipWithout('qemu-img', 'qemu-io', 'qemu-storage-daemon'))('pers
         ],
       },
     ],
+    [
+      'a remove in a failing transaction: out of the image at once, stored again at close',
+      {
+        setup: [['qemu-img', 'bitmap', '--add', 'base.qcow2', 'x'], ['qemu-img', 'bitmap', '--add', '--disable', 'base.qcow2', 'y']],
+        before: [],
+        writes: ['write -q -P 6 2M 64K'],
+        after: [
+          [
+            'transaction',
+            {
+              actions: [
+                { type: 'block-dirty-bitmap-remove', data: { node: 'base', name: 'x' } },
+                { type: 'block-dirty-bitmap-add', data: { node: 'base', name: 'y' } },
+              ],
+            },
+          ],
+        ],
+      },
+    ],
   ];
 
   sessions.forEach(([name, session], i) => {
@@ -147,6 +185,8 @@ describe.skipIf(skipWithout('qemu-img', 'qemu-io', 'qemu-storage-daemon'))('pers
       expect(ours.check).toBe(theirs.check);
       expect(ours.check).toContain('No errors were found on the image.');
       expect(ours.layout).toEqual(theirs.layout);
+      expect(ours.live).toEqual(theirs.live);
+      expect(JSON.stringify(ours.replies[0])).toBe(JSON.stringify(theirs.replies[0]));
     });
   });
 

@@ -148,6 +148,8 @@ export interface DriverInstance {
   loadBitmaps?(): Promise<StoredBitmap[]>;
   /** Replace the persistent bitmaps stored in the image (called before close). */
   storeBitmaps?(bitmaps: StoredBitmap[]): Promise<void>;
+  /** Takes one persistent bitmap out of the image (when it is removed); absent is not an error. */
+  removeStoredBitmap?(name: string): Promise<void>;
   /** Internal snapshots stored in the image, in table order (formats that have them). */
   listSnapshots?(): InternalSnapshot[];
   /** Takes an internal snapshot of the current state; the id is chosen by the format. */

@@ -5,13 +5,12 @@
 import {
   addBitmap,
   CHECK_ALLOW_RO,
-  CHECK_BUSY,
   CHECK_DEFAULT,
-  CHECK_RO,
   checkBitmap,
   lookupBitmap,
   mergeBitmaps,
   releaseBitmap,
+  removeBitmapChecked,
   type BitmapAddArgs,
   type BitmapRef,
 } from '../../block/bitmap-ops.js';
@@ -43,16 +42,15 @@ export function registerTransactionCommands(
     run([{ type: 'blockdev-snapshot', data: args as unknown as QDict }], 'individual', ctx.log),
   );
 
-  const serialized = <T>(fn: () => T) => graph.mutex.run(fn);
+  const serialized = <T>(fn: () => T | Promise<T>) => graph.mutex.run<T>(fn);
   registry.register('block-dirty-bitmap-add', (args) =>
     serialized(() => {
       addBitmap(graph, args as unknown as BitmapAddArgs);
     }),
   );
   registry.register('block-dirty-bitmap-remove', (args) =>
-    serialized(() => {
-      const { node, bitmap } = lookupBitmap(graph, args.node, args.name);
-      checkBitmap(node, bitmap, CHECK_BUSY | CHECK_RO);
+    serialized(async () => {
+      const { node, bitmap } = await removeBitmapChecked(graph, args.node, args.name);
       releaseBitmap(node, bitmap);
     }),
   );

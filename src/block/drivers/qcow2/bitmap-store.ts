@@ -4,10 +4,9 @@
  * freed clusters are handed out again lowest first, so the order decides
  * where everything lands.
  *
- *  1. Bitmaps gone from the node since they were loaded: QEMU takes each out
- *     of the image when it is removed (qcow2_co_remove_persistent_dirty_bitmap):
- *     a new directory without it, the header switched to it, the old
- *     directory freed, then the bitmap's data clusters and table.
+ *  1. At removal (qcow2_co_remove_persistent_dirty_bitmap): a new directory
+ *     without the bitmap, the header switched to it, the old directory
+ *     freed, then the bitmap's data clusters and table.
  *  2. At close (qcow2_store_persistent_dirty_bitmaps): the bitmaps already in
  *     the directory, in its order, then the new ones, newest first; each gets
  *     its data clusters and then its table; a bitmap left inconsistent keeps
@@ -39,13 +38,9 @@ export async function storeLocked(img: Qcow2Image, bitmaps: StoredBitmap[]): Pro
   // clusters whose frees were deferred (discards, copy-on-write) are free again first: QEMU freed them at once
   await writeback(img, true);
   const wanted = new Map(bitmaps.map((b) => [b.name, b]));
-  let entries: DirEntry[] = bitmapDirectory(img);
-  for (const gone of entries.filter((e) => !wanted.has(e.name))) {
-    // QEMU flagged every bitmap it loaded in-use at open, and these entries say so
-    entries = entries.filter((e) => e.name !== gone.name).map((e) => ({ ...e, flags: e.flags | FLAG_IN_USE }));
-    await switchDirectory(img, entries);
-    await freeBitmapClusters(img, gone);
-  }
+  // normally none left: a bitmap leaves the image when it is removed (removeStoredLocked)
+  for (const gone of bitmapDirectory(img).filter((e) => !wanted.has(e.name))) await removeStoredLocked(img, gone.name);
+  const entries: DirEntry[] = bitmapDirectory(img);
   const inImage = new Set(entries.map((e) => e.name));
   const fresh = bitmaps.filter((b) => !inImage.has(b.name)).reverse();
   const drops: DirEntry[] = [];
@@ -64,6 +59,22 @@ export async function storeLocked(img: Qcow2Image, bitmaps: StoredBitmap[]): Pro
   if (next.length === 0 && img.header.bitmaps === null) return;
   await switchDirectory(img, next);
   for (const e of drops) await freeBitmapClusters(img, e);
+}
+
+/**
+ * qcow2_co_remove_persistent_dirty_bitmap(): a new directory without `name`,
+ * the header switched to it, then the bitmap's clusters freed. A name the
+ * image does not hold is not an error (the bitmap was never stored). Call
+ * with the lock held.
+ */
+export async function removeStoredLocked(img: Qcow2Image, name: string): Promise<void> {
+  const entries = bitmapDirectory(img);
+  const gone = entries.find((e) => e.name === name);
+  if (gone === undefined) return;
+  await writeback(img, true);
+  // QEMU flagged every bitmap it loaded in-use at open, and these entries say so
+  await switchDirectory(img, entries.filter((e) => e !== gone).map((e) => ({ ...e, flags: e.flags | FLAG_IN_USE })));
+  await freeBitmapClusters(img, gone);
 }
 
 /** Data clusters (only those with a bit set), then the table (store_bitmap). */

@@ -8,7 +8,7 @@
  * go stale.
  */
 import type { StoredBitmap } from '../driver.js';
-import { storeLocked } from './bitmap-store.js';
+import { removeStoredLocked, storeLocked } from './bitmap-store.js';
 import { entryOffset } from './entries.js';
 import { qcow2Errors as E } from './errors.js';
 import type { Qcow2Image } from './image.js';
@@ -161,4 +161,11 @@ export async function storeBitmaps(img: Qcow2Image, bitmaps: StoredBitmap[]): Pr
   await img.lock.run(() => storeLocked(img, bitmaps));
   // enabled bitmaps just stored go stale again with the next write
   img.rearmFirstWrite();
+}
+
+/** Takes one bitmap out of the image at once, as QEMU does when it is removed. */
+export async function removeStoredBitmap(img: Qcow2Image, name: string): Promise<void> {
+  if (!bitmapDirectory(img).some((e) => e.name === name)) return;
+  await img.ensureWritable();
+  await img.lock.run(() => removeStoredLocked(img, name));
 }

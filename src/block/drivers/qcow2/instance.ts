@@ -11,7 +11,7 @@ import { qcow2Errors as E } from './errors.js';
 import { lazyRefcounts } from './header.js';
 import { buildHeaderCluster } from './header-write.js';
 import type { Qcow2Image } from './image.js';
-import { loadBitmaps, storeBitmaps, storedBitmapInfo } from './bitmaps.js';
+import { loadBitmaps, removeStoredBitmap, storeBitmaps, storedBitmapInfo } from './bitmaps.js';
 import { readImage } from './read.js';
 import { truncateImage } from './resize.js';
 import { createSnapshot, currentTimes, deleteSnapshot, snapshotInfo } from './snapshots.js';
@@ -160,6 +160,10 @@ export class Qcow2Instance implements DriverInstance {
 
   storeBitmaps(bitmaps: StoredBitmap[]): Promise<void> {
     return storeBitmaps(this.img, bitmaps);
+  }
+
+  removeStoredBitmap(name: string): Promise<void> {
+    return removeStoredBitmap(this.img, name);
   }
 
   async close(): Promise<void> {

@@ -16,7 +16,7 @@ export interface BitmapChange {
   finish?(): void;
 }
 
-export function registerBitmapAction(name: string, apply: (graph: BlockGraph, data: QDict) => BitmapChange): void {
+export function registerBitmapAction(name: string, apply: (graph: BlockGraph, data: QDict) => BitmapChange | Promise<BitmapChange>): void {
   registerAction({
     name,
     create(data: QDict, ctx: ActionContext) {
@@ -24,7 +24,7 @@ export function registerBitmapAction(name: string, apply: (graph: BlockGraph, da
       return {
         async prepare() {
           refuseGrouped(name, ctx.completionMode);
-          change = apply(ctx.graph, data);
+          change = await apply(ctx.graph, data);
         },
         commit: () => change?.finish?.(),
         abort: () => change?.undo(),

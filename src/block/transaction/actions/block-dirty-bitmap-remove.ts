@@ -1,13 +1,20 @@
-/** `block-dirty-bitmap-remove`: prepare only marks the bitmap busy (a second remove then fails); commit removes it. */
-import { CHECK_BUSY, CHECK_RO, checkBitmap, lookupBitmap, releaseBitmap } from '../../bitmap-ops.js';
+/**
+ * `block-dirty-bitmap-remove`: prepare takes a persistent bitmap out of the
+ * image and marks it busy (a second remove then fails) and not to be stored;
+ * commit drops it, abort keeps it (stored again at close), as QEMU does.
+ */
+import { releaseBitmap, removeBitmapChecked } from '../../bitmap-ops.js';
 import { registerBitmapAction } from './bitmap-action.js';
 
-registerBitmapAction('block-dirty-bitmap-remove', (graph, data) => {
-  const { node, bitmap } = lookupBitmap(graph, data.node as string, data.name as string);
-  checkBitmap(node, bitmap, CHECK_BUSY | CHECK_RO);
+registerBitmapAction('block-dirty-bitmap-remove', async (graph, data) => {
+  const { node, bitmap } = await removeBitmapChecked(graph, data.node as string, data.name as string);
   bitmap.busy = true;
+  bitmap.skipStore = true;
   return {
-    undo: () => (bitmap.busy = false),
+    undo: () => {
+      bitmap.busy = false;
+      bitmap.skipStore = false;
+    },
     finish: () => {
       bitmap.busy = false;
       releaseBitmap(node, bitmap);
