@@ -18,6 +18,8 @@ export class DirtyBitmap {
   inconsistent = false;
   /** not stored at close: a transaction took it out of the image and may still drop it (QEMU's skip_store) */
   skipStore = false;
+  /** the image holds it (loaded from it, or stored since) */
+  inImage = false;
   private bits: Uint8Array;
   private setBits = 0;
 

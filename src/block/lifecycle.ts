@@ -3,7 +3,7 @@
  * or the monitor for blockdev-add'ed nodes). Closing flushes it, stores its
  * persistent bitmaps, closes the driver, then lets go of its children.
  */
-import type { StoredBitmap } from './drivers/driver.js';
+import { storeBitmapsAtClose } from './bitmap-persistence.js';
 import type { BlockGraph } from './graph.js';
 import type { BlockNode } from './node.js';
 
@@ -15,7 +15,7 @@ async function closeOne(graph: BlockGraph, node: BlockNode): Promise<BlockNode[]
   node.closed = true;
   graph.remove(node);
   try {
-    await storePersistentBitmaps(node);
+    await storeBitmapsAtClose(node, graph.log);
     if (!node.readOnly) await node.instance.flush?.();
     await node.instance.close();
   } catch (err) {
@@ -52,14 +52,4 @@ export async function closeAll(graph: BlockGraph): Promise<void> {
     node.parents.length = 0;
     await closeUnused(graph, [node]);
   }
-}
-
-async function storePersistentBitmaps(node: BlockNode): Promise<void> {
-  if (!node.instance.storeBitmaps || node.readOnly) return;
-  const persistent = node.bitmaps.filter((b) => b.persistent && !b.skipStore);
-  const stored: StoredBitmap[] = persistent
-    .slice()
-    .reverse()
-    .map((b) => ({ name: b.name, granularity: b.granularity, enabled: b.recording, bits: b.snapshotBits() }));
-  await node.instance.storeBitmaps(stored);
 }

@@ -11,6 +11,7 @@ import { GraphChange } from './graph-change.js';
 import type { BlockGraph } from './graph.js';
 import type { BlockNode } from './node.js';
 import { refreshPerms } from './perm-refresh.js';
+import { reopenNodes } from './reopen.js';
 import { PERM_ALL, PERM_RESIZE } from './permissions.js';
 
 export function blockResize(graph: BlockGraph, device: string | undefined, nodeName: string | undefined, size: number): Promise<void> {
@@ -87,24 +88,7 @@ export function blockdevReopen(graph: BlockGraph, list: QDict[]): Promise<void> 
       if (!node) throw QmpError.generic(`Failed to find node with node-name='${name}'`);
       collect(node, opts, undefined);
     }
-    const change = new GraphChange();
-    for (const { node, readOnly } of plan) if (node.readOnly !== readOnly) change.setReadOnly(node, readOnly);
-    try {
-      refreshPerms(change, graph.locks, plan.map((p) => p.node));
-    } catch (err) {
-      change.abort();
-      throw err;
-    }
-    const section = await drainedBegin(plan.map((p) => p.node));
-    try {
-      for (const { node, readOnly } of plan) {
-        if (readOnly) await node.flush();
-        await node.instance.reopen?.(readOnly);
-      }
-    } finally {
-      section.end();
-    }
-    change.commit();
+    await reopenNodes(graph, plan);
   });
 }
 
@@ -122,14 +106,17 @@ export function changeBackingFile(graph: BlockGraph, device: string, imageNodeNa
     }
     // QEMU reopens a read-only image read-write for the header write, and back
     const wasReadOnly = image.readOnly;
+    // its own file goes along; a backing file stays read-only (QEMU's backing options force it)
+    const file = image.file?.child;
+    const writable = file && file.inheritsFrom === image ? [image, file] : [image];
+    if (wasReadOnly) await reopenNodes(graph, writable.map((node) => ({ node, readOnly: false })));
     try {
-      if (wasReadOnly) await image.instance.reopen?.(false);
       await image.instance.setBackingReference(backingFile, format);
     } catch (err) {
       const why = err instanceof QmpError ? err.desc : String(err);
       throw QmpError.generic(`Could not change backing file to '${backingFile}': ${why}`, { cause: err });
     } finally {
-      if (wasReadOnly) await image.instance.reopen?.(true);
+      if (wasReadOnly) await reopenNodes(graph, writable.map((node) => ({ node, readOnly: true })));
     }
     image.backingFile = backingFile;
     image.backingFormat = format;

@@ -154,6 +154,7 @@ async function loadStoredBitmaps(node: BlockNode): Promise<void> {
     });
     b.restoreBits(stored.bits);
     b.inconsistent = stored.inconsistent ?? false;
+    b.inImage = true;
     node.bitmaps.unshift(b);
   }
 }

@@ -5,7 +5,9 @@
  * the same image end, the same `qemu-img check` report and the same
  * metadata: header, bitmap directory, bitmap tables and data, refcounts.
  * A removed bitmap leaves the image at once, as `qemu-img info -U` shows
- * while the daemon still runs, even when its transaction then fails.
+ * while the daemon still runs, even when its transaction then fails; a node
+ * that turns read-only (snapshot base, blockdev-reopen, change-backing-file)
+ * stores its bitmaps first; query-named-block-nodes shows the same flags.
  */
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -64,6 +66,24 @@ interface Session {
   before: [string, Record<string, unknown>][];
   writes: string[];
   after: [string, Record<string, unknown>][];
+  /** no NBD export (it would hold the node writable) */
+  noExport?: true;
+}
+
+interface QueriedNode {
+  'node-name': string;
+  ro: boolean;
+  drv: string;
+  image: { filename: string; 'format-specific'?: { data: { bitmaps?: unknown } } };
+  'dirty-bitmaps'?: unknown;
+}
+
+/** What query-named-block-nodes says of each qcow2 image: read-only, stored bitmaps and in-memory ones. */
+function queriedBitmaps(nodes: QueriedNode[]): unknown {
+  return nodes
+    .filter((n) => n.drv === 'qcow2')
+    .map((n) => [n.image.filename, n.ro, n.image['format-specific']?.data.bitmaps ?? [], n['dirty-bitmaps'] ?? []])
+    .sort((a, b) => String(a[0]).localeCompare(String(b[0])));
 }
 
 /** The bitmaps `qemu-img info -U` lists while the daemon holds the image. */
@@ -78,6 +98,7 @@ interface Outcome {
   /** replies to the `after` commands and the bitmaps in the image before quit */
   replies: unknown[];
   live: unknown;
+  queried: unknown;
 }
 
 async function runSession(kind: DaemonKind, dir: string, s: Session): Promise<Outcome> {
@@ -86,13 +107,14 @@ async function runSession(kind: DaemonKind, dir: string, s: Session): Promise<Ou
   for (const cmd of s.setup) mustRun(cmd[0]!, cmd.slice(1), dir);
   const replies: unknown[] = [];
   let live: unknown;
+  let queried: unknown;
   const d = await TestDaemon.start({
     kind,
     dir,
     args: [
-      '--blockdev', '{"driver":"qcow2","node-name":"base","file":{"driver":"file","filename":"base.qcow2"}}',
+      '--blockdev', '{"driver":"qcow2","node-name":"base","file":{"driver":"file","node-name":"base-file","filename":"base.qcow2"}}',
       '--nbd-server', 'addr.type=unix,addr.path=nbd.sock',
-      '--export', 'type=nbd,id=e0,node-name=base,writable=on',
+      ...(s.noExport ? [] : ['--export', 'type=nbd,id=e0,node-name=base,writable=on']),
     ],
   });
   try {
@@ -101,13 +123,14 @@ async function runSession(kind: DaemonKind, dir: string, s: Session): Promise<Ou
     if (s.writes.length > 0) qemuIo(`nbd+unix:///base?socket=${dir}/nbd.sock`, s.writes, 'raw');
     for (const [cmd, args] of s.after) replies.push(await c.command(cmd, args));
     live = liveBitmaps(`${dir}/base.qcow2`);
+    queried = queriedBitmaps(await c.execute<QueriedNode[]>('query-named-block-nodes', { flat: true }));
     await c.execute('quit');
     await d.waitExit();
   } finally {
     await d.stop();
   }
   const check = tool('qemu-img', ['check', `${dir}/base.qcow2`]);
-  return { check: check.stdout + check.stderr, layout: bitmapLayout(`${dir}/base.qcow2`), replies, live };
+  return { check: check.stdout + check.stderr, layout: bitmapLayout(`${dir}/base.qcow2`), replies, live, queried };
 }
 
 describe.skipIf(skipWithout('qemu-img', 'qemu-io', 'qemu-storage-daemon'))('persistent bitmaps laid out at close as QEMU lays them out', () => {
@@ -176,6 +199,65 @@ describe.skipIf(skipWithout('qemu-img', 'qemu-io', 'qemu-storage-daemon'))('pers
         ],
       },
     ],
+    [
+      'a snapshot stores the base\'s bitmaps before the base turns read-only',
+      {
+        setup: [['qemu-img', 'bitmap', '--add', '-g', '131072', 'base.qcow2', 'pb'], ['qemu-img', 'bitmap', '--add', '--disable', 'base.qcow2', 'off']],
+        before: [['block-dirty-bitmap-add', { node: 'base', name: 'np', persistent: true }]],
+        writes: ['write -q -P 7 0 300K', 'write -q -P 8 30M 64K'],
+        after: [
+          ['blockdev-snapshot-sync', { 'node-name': 'base', 'snapshot-file': 'ov.qcow2', 'snapshot-node-name': 'ov', format: 'qcow2' }],
+          ['block-dirty-bitmap-clear', { node: 'base', name: 'np' }],
+          ['block-dirty-bitmap-add', { node: 'base', name: 'late', persistent: true }],
+        ],
+      },
+    ],
+    [
+      'an inconsistent bitmap keeps its in-use entry and is not stored',
+      {
+        setup: [
+          ['qemu-img', 'bitmap', '--add', 'base.qcow2', 'torn'],
+          ['qemu-img', 'bitmap', '--add', 'base.qcow2', 'fine'],
+          // qemu-io killed while it holds the image: both bitmaps stay in use
+          ['sh', '-c', "timeout -s KILL 1 qemu-io -f qcow2 -c 'write -q 0 64k' -c 'sleep 10000' base.qcow2; true"],
+          ['qemu-img', 'bitmap', '--remove', 'base.qcow2', 'fine'],
+          ['qemu-img', 'bitmap', '--add', 'base.qcow2', 'fine'],
+        ],
+        before: [],
+        writes: ['write -q -P 9 1M 64K'],
+        after: [['block-dirty-bitmap-clear', { node: 'base', name: 'torn' }]],
+      },
+    ],
+    [
+      'change-backing-file on a read-only image stores its bitmaps again',
+      {
+        setup: [
+          ['qemu-img', 'create', '-q', '-f', 'qcow2', 'back.qcow2', '64M'],
+          ['qemu-img', 'rebase', '-u', '-b', 'back.qcow2', '-F', 'qcow2', 'base.qcow2'],
+          ['qemu-img', 'bitmap', '--add', 'base.qcow2', 'b1'],
+        ],
+        before: [],
+        writes: ['write -q -P 4 5M 64K'],
+        after: [
+          ['blockdev-snapshot-sync', { 'node-name': 'base', 'snapshot-file': 'ov.qcow2', 'snapshot-node-name': 'ov', format: 'qcow2' }],
+          ['change-backing-file', { device: 'ov', 'image-node-name': 'base', 'backing-file': 'back.qcow2' }],
+        ],
+      },
+    ],
+    [
+      'blockdev-reopen read-only stores the bitmaps, read-write flags them in use',
+      {
+        setup: [['qemu-img', 'bitmap', '--add', 'base.qcow2', 'r1'], ['qemu-img', 'bitmap', '--add', '--disable', 'base.qcow2', 'r2']],
+        before: [['block-dirty-bitmap-add', { node: 'base', name: 'r3', persistent: true, granularity: 4096 }]],
+        writes: [],
+        after: [
+          ['blockdev-reopen', { options: [{ driver: 'qcow2', 'node-name': 'base', 'read-only': true, file: 'base-file' }] }],
+          ['blockdev-reopen', { options: [{ driver: 'qcow2', 'node-name': 'base', 'read-only': false, file: 'base-file' }] }],
+          ['block-dirty-bitmap-add', { node: 'base', name: 'r4', persistent: true }],
+        ],
+        noExport: true,
+      },
+    ],
   ];
 
   sessions.forEach(([name, session], i) => {
@@ -186,7 +268,8 @@ describe.skipIf(skipWithout('qemu-img', 'qemu-io', 'qemu-storage-daemon'))('pers
       expect(ours.check).toContain('No errors were found on the image.');
       expect(ours.layout).toEqual(theirs.layout);
       expect(ours.live).toEqual(theirs.live);
-      expect(JSON.stringify(ours.replies[0])).toBe(JSON.stringify(theirs.replies[0]));
+      expect(ours.queried).toEqual(theirs.queried);
+      expect(JSON.stringify(ours.replies)).toBe(JSON.stringify(theirs.replies));
     });
   });
 

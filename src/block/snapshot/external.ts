@@ -6,6 +6,7 @@
  */
 import type { Logger } from 'pino';
 import { QmpError } from '../../qmp/error.js';
+import { storeNodeBitmaps } from '../bitmap-persistence.js';
 import { busyReason, deviceOrNodeName } from '../blockdev.js';
 import { drainedBegin, type DrainedSection } from '../drain.js';
 import { GraphChange } from '../graph-change.js';
@@ -21,6 +22,8 @@ export class ExternalSnapshot {
   readonly change = new GraphChange();
   private drain: DrainedSection | undefined;
   private appended = false;
+  /** the base going read-only, awaited by clean() when it stores bitmaps */
+  private reopening: Promise<void> | undefined;
 
   constructor(
     private readonly graph: BlockGraph,
@@ -71,24 +74,49 @@ export class ExternalSnapshot {
    * The old node and the children it opened implicitly become read-only (errors
    * only logged). Their files are reopened read-only in the background, in a
    * drained section of their own (entered while the transaction's still holds),
-   * so neither the other commits nor the answer wait for those opens.
+   * so neither the other commits nor the answer wait for those opens. A node
+   * with persistent bitmaps stores them first, while it can still be written,
+   * and the answer waits for that: the next query shows them stored, as after
+   * QEMU's synchronous reopen.
    */
   commit(): void {
     this.change.commit();
     const old = this.old!;
     if (!this.appended || old.readOnly) return;
     const nodes = [old, ...[...old.children.values()].map((e) => e.child).filter((c) => c.inheritsFrom === old)];
+    if (old.instance.storeBitmaps && old.bitmaps.some((b) => b.persistent)) {
+      this.reopening = this.storeThenReopen(old, nodes);
+    } else if (this.makeReadOnly(old, nodes)) {
+      void this.reopenReadOnly(old, nodes);
+    }
+  }
+
+  private makeReadOnly(old: BlockNode, nodes: BlockNode[]): boolean {
     const reopen = new GraphChange();
     try {
       for (const n of nodes) reopen.setReadOnly(n, true);
       refreshPerms(reopen, this.graph.locks, [old]);
       reopen.commit();
+      return true;
     } catch (err) {
       reopen.abort();
       this.log.warn({ err, node: old.nodeName }, 'could not make the snapshot base read-only');
-      return;
+      return false;
     }
-    void this.reopenReadOnly(old, nodes);
+  }
+
+  private async storeThenReopen(old: BlockNode, nodes: BlockNode[]): Promise<void> {
+    const section = await drainedBegin([old]);
+    try {
+      await storeNodeBitmaps(old);
+    } catch (err) {
+      // as when QEMU's reopen fails: the node stays writable and stores them at close
+      this.log.warn({ err, node: old.nodeName }, 'storing persistent bitmaps failed; the snapshot base stays read-write');
+      return;
+    } finally {
+      section.end();
+    }
+    if (this.makeReadOnly(old, nodes)) await this.reopenReadOnly(old, nodes);
   }
 
   private async reopenReadOnly(old: BlockNode, nodes: BlockNode[]): Promise<void> {
@@ -113,6 +141,7 @@ export class ExternalSnapshot {
   /** Ends the drained section; closes what nothing holds any more. */
   async clean(): Promise<void> {
     this.drain?.end();
+    await this.reopening;
     if (this.overlay) await closeUnused(this.graph, [this.overlay]);
   }
 }

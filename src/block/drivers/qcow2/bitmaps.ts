@@ -97,11 +97,11 @@ export function storedBitmapInfo(img: Qcow2Image): { flags: string[]; name: stri
   });
 }
 
-/** Flags enabled bitmaps in-use in the directory, in place (with the lock held). */
-async function markInUse(img: Qcow2Image): Promise<void> {
+/** Flags bitmaps in-use in the directory, in place (with the lock held): enabled ones, or all. */
+async function markInUse(img: Qcow2Image, all = false): Promise<void> {
   const ext = img.header.bitmaps;
   const entries = directories.get(img) ?? [];
-  const stale = entries.filter((e) => (e.flags & FLAG_AUTO) !== 0 && (e.flags & FLAG_IN_USE) === 0);
+  const stale = entries.filter((e) => (all || (e.flags & FLAG_AUTO) !== 0) && (e.flags & FLAG_IN_USE) === 0);
   if (ext === null || stale.length === 0) return;
   const flag = Buffer.alloc(4);
   for (const e of stale) {
@@ -110,6 +110,16 @@ async function markInUse(img: Qcow2Image): Promise<void> {
     await img.file.write(ext.directoryOffset + e.pos + 12, Buffer.from(flag));
   }
   await img.file.flush();
+}
+
+/**
+ * Once the image is writable, every stored bitmap is flagged in use, since
+ * its caller now owns it and may change it (qcow2_load_dirty_bitmaps and
+ * qcow2_reopen_bitmaps_rw).
+ */
+export async function claimStoredBitmaps(img: Qcow2Image): Promise<void> {
+  if (img.readOnly || !loadedBy.has(img) || bitmapDirectory(img).every((e) => (e.flags & FLAG_IN_USE) !== 0)) return;
+  await img.lock.run(() => markInUse(img, true));
 }
 
 export async function loadBitmaps(img: Qcow2Image): Promise<StoredBitmap[]> {
@@ -124,6 +134,7 @@ export async function loadBitmaps(img: Qcow2Image): Promise<StoredBitmap[]> {
     if (inconsistent) b.inconsistent = true;
     out.push(b);
   }
+  await claimStoredBitmaps(img);
   return out;
 }
 

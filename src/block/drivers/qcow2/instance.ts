@@ -11,7 +11,7 @@ import { qcow2Errors as E } from './errors.js';
 import { lazyRefcounts } from './header.js';
 import { buildHeaderCluster } from './header-write.js';
 import type { Qcow2Image } from './image.js';
-import { loadBitmaps, removeStoredBitmap, storeBitmaps, storedBitmapInfo } from './bitmaps.js';
+import { claimStoredBitmaps, loadBitmaps, removeStoredBitmap, storeBitmaps, storedBitmapInfo } from './bitmaps.js';
 import { readImage } from './read.js';
 import { truncateImage } from './resize.js';
 import { createSnapshot, currentTimes, deleteSnapshot, snapshotInfo } from './snapshots.js';
@@ -140,6 +140,7 @@ export class Qcow2Instance implements DriverInstance {
     };
   }
 
+  /** Going read-write, the stored bitmaps are flagged in use again (its caller stored them before going read-only). */
   async reopen(readOnly: boolean): Promise<void> {
     const img = this.img;
     if (readOnly === img.readOnly) return;
@@ -152,6 +153,7 @@ export class Qcow2Instance implements DriverInstance {
     if ((h.incompatible & INCOMPAT_CORRUPT) !== 0n || img.corrupt) throw E.corruptReadWrite();
     if ((h.incompatible & INCOMPAT_DIRTY) !== 0n) throw E.dirtyReadWrite();
     img.readOnly = false;
+    await claimStoredBitmaps(img);
   }
 
   loadBitmaps(): Promise<StoredBitmap[]> {

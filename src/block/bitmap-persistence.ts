@@ -1,0 +1,51 @@
+/**
+ * When a node's persistent bitmaps reach its image, as in QEMU 7.2: at close
+ * of a writable node, and just before the node becomes read-only (a snapshot
+ * base, blockdev-reopen, the way back from change-backing-file), since a
+ * read-only image can no longer take them.
+ */
+import type { Logger } from 'pino';
+import type { StoredBitmap } from './drivers/driver.js';
+import type { BlockNode } from './node.js';
+
+/** The bitmaps to store, oldest first; one a pending transaction took out of the image stays out. */
+function bitmapsToStore(node: BlockNode): StoredBitmap[] {
+  return node.bitmaps
+    .filter((b) => b.persistent && !b.skipStore)
+    .reverse()
+    .map((b) => {
+      const stored: StoredBitmap = { name: b.name, granularity: b.granularity, enabled: b.recording, bits: b.snapshotBits() };
+      // an inconsistent bitmap keeps its in-use entry: its bits are not known
+      if (b.inconsistent) stored.inconsistent = true;
+      return stored;
+    });
+}
+
+function hasBitmapsToStore(node: BlockNode): boolean {
+  return node.bitmaps.some((b) => b.persistent && !b.skipStore);
+}
+
+/**
+ * Stores the node's persistent bitmaps in its image, which must still be
+ * writable: before the node becomes read-only, as QEMU's reopen prepare
+ * does (qcow2_reopen_bitmaps_ro). Nothing to store leaves the image alone.
+ */
+export async function storeNodeBitmaps(node: BlockNode): Promise<void> {
+  if (!node.instance.storeBitmaps || node.readOnly || !hasBitmapsToStore(node)) return;
+  await node.instance.storeBitmaps(bitmapsToStore(node));
+  // the refcounts the store changed are written back before the image turns read-only
+  await node.instance.flush?.();
+  for (const b of node.bitmaps) if (b.persistent && !b.skipStore) b.inImage = true;
+}
+
+/** At close: a writable node stores its bitmaps; a read-only one loses those never stored, as QEMU does. */
+export async function storeBitmapsAtClose(node: BlockNode, log: Logger): Promise<void> {
+  if (!node.readOnly) return storeNodeBitmaps(node);
+  const lost = node.bitmaps.filter((b) => b.persistent && !b.skipStore && !b.inImage);
+  if (lost.length > 0) {
+    log.warn(
+      { node: node.nodeName, bitmaps: lost.map((b) => b.name) },
+      `Lost persistent bitmaps during inactivation of node '${node.nodeName}': No write access`,
+    );
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * Switching nodes between read-only and read-write, in QEMU's order
+ * (bdrv_reopen_multiple): the permissions are checked before anything
+ * changes; in a drained section, a node going read-only stores its
+ * persistent bitmaps and flushes while it can still be written; then the
+ * graph switches and the drivers reopen, parents first going read-only and
+ * children first going read-write. A driver that fails undoes the lot.
+ */
+import { storeNodeBitmaps } from './bitmap-persistence.js';
+import { drainedBegin } from './drain.js';
+import { GraphChange } from './graph-change.js';
+import type { BlockGraph } from './graph.js';
+import type { BlockNode } from './node.js';
+import { refreshPerms } from './perm-refresh.js';
+
+export interface ReopenStep {
+  node: BlockNode;
+  readOnly: boolean;
+}
+
+/** `plan` lists parents before their children. */
+export async function reopenNodes(graph: BlockGraph, plan: readonly ReopenStep[]): Promise<void> {
+  const steps = plan.filter((s) => s.node.readOnly !== s.readOnly);
+  const switchGraph = (): GraphChange => {
+    const change = new GraphChange();
+    for (const s of steps) change.setReadOnly(s.node, s.readOnly);
+    try {
+      refreshPerms(change, graph.locks, plan.map((s) => s.node));
+    } catch (err) {
+      change.abort();
+      throw err;
+    }
+    return change;
+  };
+  // only a check: the graph switches once the bitmaps are stored
+  switchGraph().abort();
+  const section = await drainedBegin(plan.map((s) => s.node));
+  try {
+    for (const s of steps) {
+      if (!s.readOnly) continue;
+      await storeNodeBitmaps(s.node);
+      await s.node.flush();
+    }
+    const change = switchGraph();
+    const order = [...steps.filter((s) => s.readOnly), ...steps.filter((s) => !s.readOnly).reverse()];
+    const done: ReopenStep[] = [];
+    try {
+      for (const s of order) {
+        await s.node.instance.reopen?.(s.readOnly);
+        done.push(s);
+      }
+    } catch (err) {
+      for (const s of done.reverse()) {
+        await s.node.instance.reopen?.(!s.readOnly).catch((undoErr: unknown) => {
+          graph.log.error({ err: undoErr, node: s.node.nodeName }, 'undoing a reopen failed');
+        });
+      }
+      change.abort();
+      throw err;
+    }
+    change.commit();
+  } finally {
+    section.end();
+  }
+}
