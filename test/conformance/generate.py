@@ -2220,6 +2220,160 @@ scenario(
     ])
 
 
+# =============================================================================
+# Persistent bitmaps: in-use flags in the image, storing when a node turns read-only
+# =============================================================================
+
+BASE_CHAIN3 = ["blockdev", {"driver": "qcow2", "node-name": "top",
+                            "file": {"driver": "file", "filename": "top.qcow2"},
+                            "backing": {"driver": "qcow2", "node-name": "mid",
+                                        "file": {"driver": "file", "filename": "mid.qcow2"},
+                                        "backing": {"driver": "qcow2", "node-name": "bot",
+                                                    "file": {"driver": "file",
+                                                             "filename": "bot.qcow2"}}}}]
+
+scenario(
+    "bitmap-open-in-use",
+    "Bitmaps qemu-img made (enabled; disabled with 128k granularity) are flagged in-use in the "
+    "image as soon as a writable node opens it (query-named-block-nodes and qemu-img info -U "
+    "show the flags); a read-only node leaves its copy alone; quit clears the flags.",
+    setup=[mk(), "qemu-img bitmap --add base.qcow2 on",
+           "qemu-img bitmap --add --disable -g 131072 base.qcow2 off", "cp base.qcow2 ro.qcow2"],
+    args=[qcow(), qcow("ro", **{"read-only": True})],
+    tags=["bitmap", "persistent", "query"],
+    steps=[
+        NODES(["node-name", "ro", "image"]),
+        BITMAPS(),
+        INFO("base.qcow2", note="in-use on disk while the daemon runs"),
+        INFO("ro.qcow2"),
+        *QUIT(),
+        INFO("base.qcow2"),
+        SH("qemu-img check base.qcow2"),
+    ])
+
+scenario(
+    "bitmap-snapshot-stores-base",
+    "blockdev-snapshot-sync turns the old node read-only: its persistent bitmaps (one loaded, "
+    "one added over QMP with bits from an NBD write) are stored in its image first and lose "
+    "their in-use flag there while the daemon still runs; quit leaves them as they were.",
+    setup=[mk(), "qemu-img bitmap --add base.qcow2 loaded"],
+    args=EXPORTED_BASE, tags=["bitmap", "persistent", "snapshot"],
+    steps=[
+        Q("block-dirty-bitmap-add", {"node": "base", "name": "p1", "persistent": True,
+                                     "granularity": 131072}, id=1),
+        Q("block-dirty-bitmap-add", {"node": "base", "name": "t1"}, id=2),
+        NBDIO(["write -q -P 0x11 0 64k"]),
+        INFO("base.qcow2", note="before the snapshot: only the loaded bitmap, in use"),
+        SNAP("base", "s1.qcow2", "s1", id=3),
+        INFO("base.qcow2", note="stored as the node turned read-only"),
+        NODES(["node-name", "ro", "image"]),
+        BITMAPS(),
+        NBDIO(["write -q -P 0x22 1M 64k"]),
+        BITMAPS(note="writes go to the overlay: the base's bitmaps do not change"),
+        *QUIT(),
+        INFO("base.qcow2"),
+        INFO("s1.qcow2"),
+        SH("qemu-img check base.qcow2"),
+        SH("(qemu-nbd -r -f qcow2 -B p1 -k \"$TMP/b.sock\" base.qcow2 &); for i in $(seq 50); do "
+           "[ -S b.sock ] && break; sleep 0.1; done; "
+           "nbdinfo --map=qemu:dirty-bitmap:p1 'nbd+unix:///?socket=b.sock'",
+           note="the stored bitmap's bits, read back by qemu-nbd"),
+    ])
+
+scenario(
+    "bitmap-add-persistent-readonly",
+    "block-dirty-bitmap-add persistent on a read-only qcow2 node succeeds, but the bitmap never "
+    "reaches the image (QEMU does not store bitmaps of a read-only node at close).",
+    setup=[mk("ro.qcow2"), "qemu-img bitmap --add ro.qcow2 old"],
+    args=[qcow("ro", **{"read-only": True})],
+    tags=["bitmap", "persistent", "read-only", "quirk"],
+    steps=[
+        Q("block-dirty-bitmap-add", {"node": "ro", "name": "p", "persistent": True}, id=1),
+        Q("block-dirty-bitmap-add", {"node": "ro", "name": "old", "persistent": True}, id=2),
+        BITMAPS(),
+        NODES(["node-name", "image"]),
+        Q("block-dirty-bitmap-remove", {"node": "ro", "name": "p"}, id=3),
+        Q("block-dirty-bitmap-add", {"node": "ro", "name": "p2", "persistent": True,
+                                     "disabled": True}, id=4),
+        *QUIT(),
+        INFO("ro.qcow2"),
+    ])
+
+scenario(
+    "bitmap-reopen-readonly",
+    "blockdev-reopen to read-only stores the node's persistent bitmaps (flags no longer in-use, "
+    "a QMP-added one appears); they are then read-only; reopen to read-write flags them in-use "
+    "again; a remove after that takes the bitmap out of the image at once.",
+    setup=[mk(), "qemu-img bitmap --add base.qcow2 loaded"],
+    args=[qcow()], tags=["bitmap", "persistent", "reopen"],
+    steps=[
+        Q("block-dirty-bitmap-add", {"node": "base", "name": "p1", "persistent": True,
+                                     "granularity": 131072}, id=1),
+        INFO("base.qcow2"),
+        Q("blockdev-reopen", {"options": [dict(qcow()[1], **{"read-only": True})]}, id=2),
+        INFO("base.qcow2", note="stored at the reopen"),
+        NODES(["node-name", "ro", "image"]),
+        BITMAPS(),
+        Q("block-dirty-bitmap-remove", {"node": "base", "name": "p1"}, id=3),
+        Q("block-dirty-bitmap-clear", {"node": "base", "name": "loaded"}, id=4),
+        Q("blockdev-reopen", {"options": [dict(qcow()[1], **{"read-only": False})]}, id=5),
+        INFO("base.qcow2", note="in use again"),
+        NODES(["node-name", "ro", "image"]),
+        BITMAPS(),
+        Q("block-dirty-bitmap-remove", {"node": "base", "name": "loaded"}, id=6),
+        INFO("base.qcow2"),
+        *QUIT(),
+        INFO("base.qcow2"),
+        SH("qemu-img check base.qcow2"),
+    ])
+
+scenario(
+    "bitmap-change-backing-file-readonly",
+    "change-backing-file on a read-only backing image with bitmaps: the node goes read-write "
+    "(its bitmaps flagged in-use) and back read-only (stored again) around the header rewrite.",
+    setup=[mk("bot.qcow2"),
+           "qemu-img create -q -f qcow2 -b bot.qcow2 -F qcow2 mid.qcow2",
+           "qemu-img create -q -f qcow2 -b mid.qcow2 -F qcow2 top.qcow2",
+           "qemu-img bitmap --add mid.qcow2 mb",
+           "qemu-img bitmap --add --disable mid.qcow2 md"],
+    args=[BASE_CHAIN3], tags=["bitmap", "persistent", "backing", "read-only"],
+    steps=[
+        NODES(["node-name", "ro", "image"]),
+        INFO("mid.qcow2"),
+        Q("change-backing-file", {"device": "top", "image-node-name": "mid",
+                                  "backing-file": "./bot.qcow2"}, id=1),
+        INFO("mid.qcow2", note="new backing name, bitmaps stored again"),
+        NODES(["node-name", "ro", "image"]),
+        BITMAPS(),
+        *QUIT(),
+        INFO("mid.qcow2"),
+        SH("qemu-img check mid.qcow2"),
+    ])
+
+scenario(
+    "bitmap-remove-persistent-live",
+    "block-dirty-bitmap-remove of a persistent bitmap takes it out of the image at once (qemu-img "
+    "info -U while running); a transaction remove that aborts drops it from the image too, but "
+    "keeps it in memory, and quit stores it again.",
+    setup=[mk(), "qemu-img bitmap --add base.qcow2 b1", "qemu-img bitmap --add base.qcow2 b2",
+           "qemu-img bitmap --add --disable base.qcow2 b3"],
+    args=[qcow()], tags=["bitmap", "persistent", "transaction", "rollback"],
+    steps=[
+        Q("block-dirty-bitmap-remove", {"node": "base", "name": "b1"}, id=1),
+        INFO("base.qcow2"),
+        TX([act("block-dirty-bitmap-remove", node="base", name="b2"),
+            act("block-dirty-bitmap-remove", node="base", name="nosuch")], id=2),
+        INFO("base.qcow2", note="the failed transaction's prepare already dropped b2 on disk"),
+        BITMAPS(),
+        TX([act("block-dirty-bitmap-remove", node="base", name="b3")], id=3),
+        INFO("base.qcow2"),
+        BITMAPS(),
+        *QUIT(),
+        INFO("base.qcow2"),
+        SH("qemu-img check base.qcow2"),
+    ])
+
+
 def main(argv):
     force = set(argv[argv.index("--force") + 1:]) if "--force" in argv else set()
     os.makedirs(OUT, exist_ok=True)
