@@ -27,16 +27,15 @@ export function lookupBitmap(graph: BlockGraph, nodeName: string, name: string):
   return { node, bitmap };
 }
 
-/** A bitmap is read-only when its node cannot be written (QEMU: stored in a read-only image). */
-function isReadOnly(node: BlockNode, b: DirtyBitmap): boolean {
-  return b.persistent && node.readOnly;
-}
-
-export function checkBitmap(node: BlockNode, b: DirtyBitmap, flags: number): void {
+/**
+ * bdrv_dirty_bitmap_check(). Read-only is the bitmap's own flag, not its
+ * node's: a persistent bitmap added to a read-only node can still be removed.
+ */
+export function checkBitmap(b: DirtyBitmap, flags: number): void {
   if (flags & CHECK_BUSY && b.busy) {
     throw QmpError.generic(`Bitmap '${b.name}' is currently in use by another operation and cannot be used`);
   }
-  if (flags & CHECK_RO && isReadOnly(node, b)) {
+  if (flags & CHECK_RO && b.readOnly) {
     throw QmpError.generic(`Bitmap '${b.name}' is readonly and cannot be modified`);
   }
   if (flags & CHECK_INCONSISTENT && b.inconsistent) {
@@ -86,8 +85,11 @@ export function addBitmap(graph: BlockGraph, a: BitmapAddArgs): { node: BlockNod
 /** block_dirty_bitmap_remove(): the checks, then a persistent bitmap leaves the image at once. */
 export async function removeBitmapChecked(graph: BlockGraph, nodeName: string, name: string): Promise<{ node: BlockNode; bitmap: DirtyBitmap }> {
   const { node, bitmap } = lookupBitmap(graph, nodeName, name);
-  checkBitmap(node, bitmap, CHECK_BUSY | CHECK_RO);
-  if (bitmap.persistent) await node.instance.removeStoredBitmap?.(name);
+  checkBitmap(bitmap, CHECK_BUSY | CHECK_RO);
+  if (bitmap.persistent) {
+    await node.instance.removeStoredBitmap?.(name);
+    bitmap.inImage = false;
+  }
   return { node, bitmap };
 }
 
@@ -104,11 +106,11 @@ export function mergeSources(graph: BlockGraph, targetNode: BlockNode, refs: rea
     if (typeof ref === 'string') {
       const b = targetNode.bitmaps.find((x) => x.name === ref);
       if (!b) throw QmpError.generic(`Dirty bitmap '${ref}' not found`);
-      checkBitmap(targetNode, b, CHECK_ALLOW_RO);
+      checkBitmap(b, CHECK_ALLOW_RO);
       return b;
     }
-    const { node, bitmap } = lookupBitmap(graph, ref.node, ref.name);
-    checkBitmap(node, bitmap, CHECK_ALLOW_RO);
+    const { bitmap } = lookupBitmap(graph, ref.node, ref.name);
+    checkBitmap(bitmap, CHECK_ALLOW_RO);
     return bitmap;
   });
 }
@@ -121,7 +123,7 @@ export function mergeBitmaps(
   refs: readonly BitmapRef[],
 ): { bitmap: DirtyBitmap; bits: Uint8Array } {
   const { node, bitmap } = lookupBitmap(graph, nodeName, target);
-  checkBitmap(node, bitmap, CHECK_DEFAULT);
+  checkBitmap(bitmap, CHECK_DEFAULT);
   const sources = mergeSources(graph, node, refs);
   // hbitmap_can_merge(): bitmaps of nodes of different sizes cannot be merged
   if (sources.some((s) => s.coveredSize !== bitmap.coveredSize)) {

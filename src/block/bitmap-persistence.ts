@@ -38,6 +38,24 @@ export async function storeNodeBitmaps(node: BlockNode): Promise<void> {
   for (const b of node.bitmaps) if (b.persistent && !b.skipStore) b.inImage = true;
 }
 
+/**
+ * After storing, as the node goes read-only: its persistent bitmaps can no
+ * longer be modified, stored or not (qcow2_reopen_bitmaps_ro).
+ */
+export function markBitmapsReadOnly(node: BlockNode): void {
+  for (const b of node.bitmaps) if (b.persistent) b.readOnly = true;
+}
+
+/**
+ * The node is read-write again: the bitmaps its image holds can be modified
+ * again; one added while it was read-only was never read-only
+ * (qcow2_reopen_bitmaps_rw).
+ */
+export function releaseReadOnlyBitmaps(node: BlockNode): void {
+  if (!node.instance.storeBitmaps) return;
+  for (const b of node.bitmaps) if (b.inImage) b.readOnly = false;
+}
+
 /** At close: a writable node stores its bitmaps; a read-only one loses those never stored, as QEMU does. */
 export async function storeBitmapsAtClose(node: BlockNode, log: Logger): Promise<void> {
   if (!node.readOnly) return storeNodeBitmaps(node);

@@ -20,6 +20,12 @@ export class DirtyBitmap {
   skipStore = false;
   /** the image holds it (loaded from it, or stored since) */
   inImage = false;
+  /**
+   * QEMU's readonly: set when loaded from a read-only image or stored as its
+   * node went read-only, cleared when the node goes read-write again and the
+   * image holds it; such a bitmap cannot be modified (clear, remove, merge into).
+   */
+  readOnly = false;
   private bits: Uint8Array;
   private setBits = 0;
 

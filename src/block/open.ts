@@ -155,6 +155,8 @@ async function loadStoredBitmaps(node: BlockNode): Promise<void> {
     b.restoreBits(stored.bits);
     b.inconsistent = stored.inconsistent ?? false;
     b.inImage = true;
+    // a read-only image's bitmaps cannot be modified (qcow2_load_dirty_bitmaps)
+    b.readOnly = node.readOnly;
     node.bitmaps.unshift(b);
   }
 }

@@ -6,7 +6,7 @@
  * graph switches and the drivers reopen, parents first going read-only and
  * children first going read-write. A driver that fails undoes the lot.
  */
-import { storeNodeBitmaps } from './bitmap-persistence.js';
+import { markBitmapsReadOnly, releaseReadOnlyBitmaps, storeNodeBitmaps } from './bitmap-persistence.js';
 import { drainedBegin } from './drain.js';
 import { GraphChange } from './graph-change.js';
 import type { BlockGraph } from './graph.js';
@@ -39,6 +39,7 @@ export async function reopenNodes(graph: BlockGraph, plan: readonly ReopenStep[]
     for (const s of steps) {
       if (!s.readOnly) continue;
       await storeNodeBitmaps(s.node);
+      markBitmapsReadOnly(s.node);
       await s.node.flush();
     }
     const change = switchGraph();
@@ -59,6 +60,7 @@ export async function reopenNodes(graph: BlockGraph, plan: readonly ReopenStep[]
       throw err;
     }
     change.commit();
+    for (const s of steps) if (!s.readOnly) releaseReadOnlyBitmaps(s.node);
   } finally {
     section.end();
   }

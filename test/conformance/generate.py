@@ -2374,6 +2374,39 @@ scenario(
     ])
 
 
+scenario(
+    "bitmap-readonly-flag-reopen",
+    "A bitmap's read-only flag is its own, not its node's: on a read-only node the loaded bitmap "
+    "cannot be cleared but a persistent one added there can; reopen read-write frees the loaded "
+    "one; reopen read-only stores both and makes both read-only; back read-write both can change.",
+    setup=[mk("ro.qcow2"), "qemu-img bitmap --add ro.qcow2 old"],
+    args=[qcow("ro", **{"read-only": True})],
+    tags=["bitmap", "persistent", "read-only", "reopen"],
+    steps=[
+        Q("block-dirty-bitmap-add", {"node": "ro", "name": "p", "persistent": True}, id=1),
+        Q("block-dirty-bitmap-clear", {"node": "ro", "name": "p"}, id=2),
+        Q("block-dirty-bitmap-clear", {"node": "ro", "name": "old"}, id=3),
+        Q("block-dirty-bitmap-merge", {"node": "ro", "target": "p", "bitmaps": ["old"]}, id=4),
+        Q("blockdev-reopen", {"options": [dict(qcow("ro")[1], **{"read-only": False})]}, id=5),
+        INFO("ro.qcow2", note="the loaded bitmap is in use; the added one is not stored yet"),
+        Q("block-dirty-bitmap-clear", {"node": "ro", "name": "old"}, id=6),
+        Q("blockdev-reopen", {"options": [dict(qcow("ro")[1], **{"read-only": True})]}, id=7),
+        INFO("ro.qcow2"),
+        Q("block-dirty-bitmap-clear", {"node": "ro", "name": "p"}, id=8),
+        Q("block-dirty-bitmap-clear", {"node": "ro", "name": "old"}, id=9),
+        Q("block-dirty-bitmap-add", {"node": "ro", "name": "t"}, id=10),
+        Q("block-dirty-bitmap-clear", {"node": "ro", "name": "t"}, id=11),
+        Q("blockdev-reopen", {"options": [dict(qcow("ro")[1], **{"read-only": False})]}, id=12),
+        Q("block-dirty-bitmap-clear", {"node": "ro", "name": "p"}, id=13),
+        Q("block-dirty-bitmap-remove", {"node": "ro", "name": "old"}, id=14),
+        INFO("ro.qcow2"),
+        BITMAPS(),
+        *QUIT(),
+        INFO("ro.qcow2"),
+        SH("qemu-img check ro.qcow2"),
+    ])
+
+
 def main(argv):
     force = set(argv[argv.index("--force") + 1:]) if "--force" in argv else set()
     os.makedirs(OUT, exist_ok=True)

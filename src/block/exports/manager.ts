@@ -209,7 +209,7 @@ function findExportBitmap(node: BlockNode, name: string, writable: boolean): Dir
   for (let n: BlockNode | undefined = node; n; n = n.backing?.child) {
     const b = n.bitmaps.find((x) => x.name === name);
     if (!b) continue;
-    checkBitmap(n, b, CHECK_ALLOW_RO);
+    checkBitmap(b, CHECK_ALLOW_RO);
     if (!writable && !n.readOnly && b.recording) {
       throw QmpError.generic(`Enabled bitmap '${name}' incompatible with readonly export`);
     }

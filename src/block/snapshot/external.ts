@@ -6,7 +6,7 @@
  */
 import type { Logger } from 'pino';
 import { QmpError } from '../../qmp/error.js';
-import { storeNodeBitmaps } from '../bitmap-persistence.js';
+import { markBitmapsReadOnly, storeNodeBitmaps } from '../bitmap-persistence.js';
 import { busyReason, deviceOrNodeName } from '../blockdev.js';
 import { drainedBegin, type DrainedSection } from '../drain.js';
 import { GraphChange } from '../graph-change.js';
@@ -109,6 +109,7 @@ export class ExternalSnapshot {
     const section = await drainedBegin([old]);
     try {
       await storeNodeBitmaps(old);
+      markBitmapsReadOnly(old);
     } catch (err) {
       // as when QEMU's reopen fails: the node stays writable and stores them at close
       this.log.warn({ err, node: old.nodeName }, 'storing persistent bitmaps failed; the snapshot base stays read-write');

@@ -56,8 +56,8 @@ export function registerTransactionCommands(
   );
   registry.register('block-dirty-bitmap-clear', (args) =>
     serialized(() => {
-      const { node, bitmap } = lookupBitmap(graph, args.node, args.name);
-      checkBitmap(node, bitmap, CHECK_DEFAULT);
+      const { bitmap } = lookupBitmap(graph, args.node, args.name);
+      checkBitmap(bitmap, CHECK_DEFAULT);
       bitmap.clear();
     }),
   );
@@ -67,8 +67,8 @@ export function registerTransactionCommands(
   ] as const) {
     registry.register(name, (args) =>
       serialized(() => {
-        const { node, bitmap } = lookupBitmap(graph, args.node, args.name);
-        checkBitmap(node, bitmap, CHECK_ALLOW_RO);
+        const { bitmap } = lookupBitmap(graph, args.node, args.name);
+        checkBitmap(bitmap, CHECK_ALLOW_RO);
         bitmap.recording = recording;
       }),
     );

@@ -4,8 +4,8 @@ import { registerBitmapAction } from './bitmap-action.js';
 
 export function registerRecordingAction(name: string, recording: boolean): void {
   registerBitmapAction(name, (graph, data) => {
-    const { node, bitmap } = lookupBitmap(graph, data.node as string, data.name as string);
-    checkBitmap(node, bitmap, CHECK_ALLOW_RO);
+    const { bitmap } = lookupBitmap(graph, data.node as string, data.name as string);
+    checkBitmap(bitmap, CHECK_ALLOW_RO);
     const before = bitmap.recording;
     bitmap.recording = recording;
     return { undo: () => (bitmap.recording = before) };

@@ -3,8 +3,8 @@ import { CHECK_DEFAULT, checkBitmap, lookupBitmap } from '../../bitmap-ops.js';
 import { registerBitmapAction } from './bitmap-action.js';
 
 registerBitmapAction('block-dirty-bitmap-clear', (graph, data) => {
-  const { node, bitmap } = lookupBitmap(graph, data.node as string, data.name as string);
-  checkBitmap(node, bitmap, CHECK_DEFAULT);
+  const { bitmap } = lookupBitmap(graph, data.node as string, data.name as string);
+  checkBitmap(bitmap, CHECK_DEFAULT);
   const bits = bitmap.snapshotBits();
   bitmap.clear();
   return { undo: () => bitmap.restoreBits(bits) };
