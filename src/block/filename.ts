@@ -29,10 +29,26 @@ function strongOptions(node: BlockNode): [string, QDict[string]][] {
   return names.filter((k) => node.options[k] !== undefined).map((k) => [k, node.options[k]!]);
 }
 
-/** bdrv_get_full_backing_filename(): the header's backing name, relative to the image's directory. */
+/** path_has_protocol(): a ':' before any '/' ("json:{...}", "nbd:..."). */
+function hasProtocol(path: string): boolean {
+  const m = /[/:]/.exec(path);
+  return m !== null && m[0] === ':';
+}
+
+/**
+ * bdrv_get_full_backing_filename(): the header's backing name, relative to the
+ * image's directory ('' when there is none to give). A name with a protocol
+ * (a json: pseudo-filename too) or an absolute one is kept as it is; the
+ * directory is that of the file at the bottom of the node's file children
+ * (bdrv_dirname()), and a node without a plain file below has none.
+ */
 export function fullBackingFilename(node: BlockNode): string {
   if (!node.backingFile) return '';
-  return resolveBackingPath(node.file ? nodeFilename(node.file.child) : '', node.backingFile);
+  if (hasProtocol(node.backingFile) || isAbsolute(node.backingFile)) return node.backingFile;
+  let bottom = node;
+  while (bottom.driver.name !== 'file' && bottom.file) bottom = bottom.file.child;
+  if (bottom.driver.name !== 'file') return '';
+  return resolveBackingPath(nodeFilename(bottom), node.backingFile);
 }
 
 /** Is the backing child something other than what opening the image alone would give? */

@@ -40,7 +40,7 @@ function imageInfo(node: BlockNode, filename: string, actual: number | undefined
   if (node.backingFile) {
     info['backing-filename'] = node.backingFile;
     const full = fullBackingFilename(node);
-    if (full && !full.startsWith('json:')) info['full-backing-filename'] = full;
+    if (full) info['full-backing-filename'] = full;
     if (node.backingFormat) info['backing-filename-format'] = node.backingFormat;
   }
   const snapshots = node.instance.listSnapshots?.() ?? [];

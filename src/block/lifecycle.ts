@@ -4,8 +4,10 @@
  * persistent bitmaps, closes the driver, then lets go of its children.
  */
 import { storeBitmapsAtClose } from './bitmap-persistence.js';
+import { GraphChange } from './graph-change.js';
 import type { BlockGraph } from './graph.js';
 import type { BlockNode } from './node.js';
+import { refreshPerms } from './perm-refresh.js';
 
 export function isUnused(node: BlockNode): boolean {
   return !node.closed && node.parents.length === 0 && !node.monitorOwned;
@@ -30,12 +32,32 @@ async function closeOne(graph: BlockGraph, node: BlockNode): Promise<BlockNode[]
   return children.map((e) => e.child);
 }
 
-/** Closes every candidate that nothing holds any more, and then their unused children. */
+/**
+ * Closes every candidate that nothing holds any more, and then their unused
+ * children. The nodes that stay lost a parent (an export, a closed overlay):
+ * their edges' permissions are recomputed, as bdrv_root_unref_child() and
+ * blk_remove_bs() refresh the child's, so the graph and image locks show only
+ * the users that are left.
+ */
 export async function closeUnused(graph: BlockGraph, candidates: Iterable<BlockNode>): Promise<void> {
   const queue = [...candidates];
+  const touched = new Set(queue);
   while (queue.length > 0) {
     const node = queue.shift()!;
-    if (isUnused(node)) queue.push(...(await closeOne(graph, node)));
+    if (!isUnused(node)) continue;
+    const children = await closeOne(graph, node);
+    for (const c of children) touched.add(c);
+    queue.push(...children);
+  }
+  const left = [...touched].filter((n) => !n.closed);
+  if (left.length === 0) return;
+  const change = new GraphChange();
+  try {
+    // fewer users only relax permissions; QEMU ignores a failure here too
+    refreshPerms(change, graph.locks, left);
+    change.commit();
+  } catch {
+    change.abort();
   }
 }
 

@@ -18,7 +18,8 @@ export function blockResize(graph: BlockGraph, device: string | undefined, nodeN
   return graph.mutex.run(async () => {
     const node = graph.lookup(device, nodeName);
     if (size < 0) throw QmpError.generic("Parameter 'size' expects a >0 size");
-    if (busyReason(node)) throw QmpError.generic(`Device '${device ?? ''}' is in use`);
+    // QEMU prints an absent device with printf's "(null)"
+    if (busyReason(node)) throw QmpError.generic(`Device '${device ?? '(null)'}' is in use`);
     // a temporary user that asks to resize, so that permissions and locks decide
     const user = new BlockBackend('', PERM_RESIZE, PERM_ALL);
     const change = new GraphChange();
@@ -31,6 +32,8 @@ export function blockResize(graph: BlockGraph, device: string | undefined, nodeN
     }
     const section = await drainedBegin([node]);
     try {
+      // bdrv_co_truncate() refuses a read-only node whatever the size
+      if (node.readOnly) throw QmpError.generic('Image is read-only');
       if (size !== node.instance.length()) await node.truncate(size);
     } finally {
       section.end();
@@ -73,12 +76,24 @@ export function blockdevReopen(graph: BlockGraph, list: QDict[]): Promise<void> 
     const plan: { node: BlockNode; readOnly: boolean }[] = [];
     const collect = (node: BlockNode, opts: QDict, inheritedRo: boolean | undefined) => {
       checkSame(node, opts);
+      // bdrv_reopen_prepare(): options left out go back to their defaults, and a
+      // node with a backing (in the graph or named by its image) has none to go back to
+      if (node.driver.supportsBacking && opts.backing === undefined && opts['backing.driver'] === undefined &&
+          (node.backing || node.backingFile !== '')) {
+        throw QmpError.generic(`backing is missing for '${node.nodeName}'`);
+      }
       const readOnly = (opts['read-only'] as boolean | undefined) ?? inheritedRo ?? false;
       plan.push({ node, readOnly });
       const file = opts.file;
-      if (node.file && isDict(file)) collect(node.file.child, file, readOnly);
-      else if (node.file && file === undefined && node.file.child.inheritsFrom === node) {
-        plan.push({ node: node.file.child, readOnly });
+      const child = node.file?.child;
+      if (!child) return;
+      if (isDict(file)) collect(child, file, readOnly);
+      else if (file === undefined && child.inheritsFrom === node) plan.push({ node: child, readOnly });
+      else if (file === child.nodeName && child.inheritsFrom === node) {
+        // bdrv_reopen_queue_child(): a reference to the same child reopens it with
+        // its old options; it takes read-only only from an explicit one in the parent's
+        const explicit = (child.options['read-only'] as boolean | undefined) ?? (opts['read-only'] as boolean | undefined);
+        plan.push({ node: child, readOnly: explicit ?? child.readOnly });
       }
     };
     for (const opts of list) {
