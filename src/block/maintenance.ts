@@ -7,11 +7,13 @@ import { isDict, type QDict } from '../qmp/json/value.js';
 import { BlockBackend } from './backend.js';
 import { busyReason } from './blockdev.js';
 import { drainedBegin } from './drain.js';
+import { closeUnused } from './lifecycle.js';
 import { GraphChange } from './graph-change.js';
 import type { BlockGraph } from './graph.js';
 import type { BlockNode } from './node.js';
 import { refreshPerms } from './perm-refresh.js';
 import { reopenNodes } from './reopen.js';
+import { rootNode } from './snapshot/internal.js';
 import { PERM_ALL, PERM_RESIZE } from './permissions.js';
 
 export function blockResize(graph: BlockGraph, device: string | undefined, nodeName: string | undefined, size: number): Promise<void> {
@@ -74,6 +76,7 @@ function checkSame(node: BlockNode, opts: QDict): void {
 export function blockdevReopen(graph: BlockGraph, list: QDict[]): Promise<void> {
   return graph.mutex.run(async () => {
     const plan: { node: BlockNode; readOnly: boolean }[] = [];
+    const edits: { node: BlockNode; backing: BlockNode | null }[] = [];
     const collect = (node: BlockNode, opts: QDict, inheritedRo: boolean | undefined) => {
       checkSame(node, opts);
       // bdrv_reopen_prepare(): options left out go back to their defaults, and a
@@ -81,6 +84,11 @@ export function blockdevReopen(graph: BlockGraph, list: QDict[]): Promise<void> 
       if (node.driver.supportsBacking && opts.backing === undefined && opts['backing.driver'] === undefined &&
           (node.backing || node.backingFile !== '')) {
         throw QmpError.generic(`backing is missing for '${node.nodeName}'`);
+      }
+      const backing = opts.backing;
+      if (node.driver.supportsBacking && (backing === null || typeof backing === 'string')) {
+        const target = backingTarget(graph, node, backing);
+        if (target !== (node.backing?.child ?? null)) edits.push({ node, backing: target });
       }
       const readOnly = (opts['read-only'] as boolean | undefined) ?? inheritedRo ?? false;
       plan.push({ node, readOnly });
@@ -103,13 +111,40 @@ export function blockdevReopen(graph: BlockGraph, list: QDict[]): Promise<void> 
       if (!node) throw QmpError.generic(`Failed to find node with node-name='${name}'`);
       collect(node, opts, undefined);
     }
-    await reopenNodes(graph, plan);
+    const dropped = edits.flatMap((e) => (e.node.backing ? [e.node.backing.child] : []));
+    await reopenNodes(graph, plan, (change) => {
+      for (const e of edits) {
+        if (e.node.backing) change.detach(e.node.backing);
+        if (e.backing) change.attach(e.node, 'backing', e.backing);
+      }
+    });
+    // bdrv_set_file_or_backing_noperm(): the old child no longer inherits from the node
+    for (const old of dropped) if (edits.some((e) => old.inheritsFrom === e.node)) old.inheritsFrom = undefined;
+    await closeUnused(graph, dropped);
   });
+}
+
+/**
+ * bdrv_reopen_parse_file_or_backing(): the node that `backing` names (null:
+ * none), refused when the node is below it already (a cycle).
+ */
+function backingTarget(graph: BlockGraph, node: BlockNode, backing: string | null): BlockNode | null {
+  if (backing === null) return null;
+  const target = graph.lookup(undefined, backing);
+  const below = [target];
+  for (let n = below.pop(); n; n = below.pop()) {
+    if (n === node) {
+      throw QmpError.generic(`Making '${backing}' a backing child of '${node.nodeName}' would create a cycle`);
+    }
+    for (const e of n.children.values()) below.push(e.child);
+  }
+  return target;
 }
 
 export function changeBackingFile(graph: BlockGraph, device: string, imageNodeName: string, backingFile: string): Promise<void> {
   return graph.mutex.run(async () => {
-    const top = graph.lookup(device, device);
+    // qmp_get_root_bs(): `device` must not be below another node
+    const top = rootNode(graph, device);
     const image = graph.lookup(undefined, imageNodeName);
     if (!image.backing) throw QmpError.generic('not allowing backing file change on an image without a backing file');
     let inChain = false;

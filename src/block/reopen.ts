@@ -18,11 +18,20 @@ export interface ReopenStep {
   readOnly: boolean;
 }
 
-/** `plan` lists parents before their children. */
-export async function reopenNodes(graph: BlockGraph, plan: readonly ReopenStep[]): Promise<void> {
+/**
+ * `plan` lists parents before their children. `edit` changes edges (a new
+ * backing child) in the same switch, so that permissions are checked on the
+ * graph as it will be.
+ */
+export async function reopenNodes(
+  graph: BlockGraph,
+  plan: readonly ReopenStep[],
+  edit?: (change: GraphChange) => void,
+): Promise<void> {
   const steps = plan.filter((s) => s.node.readOnly !== s.readOnly);
   const switchGraph = (): GraphChange => {
     const change = new GraphChange();
+    edit?.(change);
     for (const s of steps) change.setReadOnly(s.node, s.readOnly);
     try {
       refreshPerms(change, graph.locks, plan.map((s) => s.node));
