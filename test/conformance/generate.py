@@ -2407,6 +2407,153 @@ scenario(
     ])
 
 
+# =============================================================================
+# Graph and queries after graph changes
+# =============================================================================
+
+def GRAPH_VIEWS():
+    """Every view of the graph, in full: the graph, nested and flat node lists, exports."""
+    return [GRAPH(), Q("query-named-block-nodes"), Q("query-named-block-nodes", {"flat": True}), EXPORTS()]
+
+
+CHAIN_SETUP = [mk(), "qemu-img create -q -f qcow2 -b base.qcow2 -F qcow2 top.qcow2"]
+TOP_WITH_BASE = {"driver": "qcow2", "node-name": "top",
+                 "file": {"driver": "file", "filename": "top.qcow2", "node-name": "topf"},
+                 "backing": {"driver": "qcow2", "node-name": "base",
+                             "file": {"driver": "file", "filename": "base.qcow2", "node-name": "basef"}}}
+
+
+def REOPEN_TOP(id, **opts):
+    return Q("blockdev-reopen", {"options": [dict({"driver": "qcow2", "node-name": "top", "file": "topf"}, **opts)]}, id=id)
+
+
+scenario(
+    "graph-del-after-overlays",
+    "Two blockdev-snapshot overlays over an exported node, then the export and the overlays go: "
+    "a node that loses its last parent shows no permissions on its backing edge any more; the "
+    "middle overlay cannot go before the top one; the views after each step.",
+    setup=[mk(), mk("o1.qcow2"), mk("o2.qcow2")],
+    args=EXPORTED_BASE + [qcow("o1", backing=None), qcow("o2", backing=None)],
+    tags=["graph", "blockdev-del", "blockdev-snapshot"],
+    steps=[
+        Q("blockdev-snapshot", {"node": "base", "overlay": "o1"}, id=1),
+        Q("blockdev-snapshot", {"node": "o1", "overlay": "o2"}, id=2),
+        *GRAPH_VIEWS(),
+        Q("block-export-del", {"id": "exp0"}, id=3),
+        EVENTS("BLOCK_EXPORT_DELETED"),
+        GRAPH(),
+        Q("blockdev-del", {"node-name": "o1"}, id=4),
+        Q("blockdev-del", {"node-name": "o2"}, id=5),
+        *GRAPH_VIEWS(),
+        Q("blockdev-del", {"node-name": "o1"}, id=6),
+        *GRAPH_VIEWS(),
+    ])
+
+scenario(
+    "graph-export-del-chain",
+    "block-export-del under a chain (a blockdev-add'ed node with its backing, snapshotted): the "
+    "permissions of every edge below fall back to those of a node without users; a read-only "
+    "export of the old base afterwards.",
+    setup=CHAIN_SETUP, args=[["blockdev", TOP_WITH_BASE], NBD, EXPORT("top")],
+    tags=["graph", "nbd", "snapshot"],
+    steps=[
+        SNAP("top", "s1.qcow2", "s1", id=1),
+        GRAPH(),
+        Q("block-export-del", {"id": "exp0"}, id=2),
+        EVENTS("BLOCK_EXPORT_DELETED"),
+        *GRAPH_VIEWS(),
+        Q("block-export-add", {"type": "nbd", "id": "e2", "node-name": "base"}, id=3),
+        *GRAPH_VIEWS(),
+    ])
+
+scenario(
+    "blockdev-reopen-backing",
+    "blockdev-reopen and the backing child: left out on a node with a backing it is an error; "
+    "the file given by reference keeps its read-only state unless the parent sets one; null "
+    "detaches the backing (closed with its file), a node-name attaches that node; unknown nodes "
+    "and cycles are refused.",
+    setup=CHAIN_SETUP + [mk("o.qcow2")],
+    args=[["blockdev", TOP_WITH_BASE], qcow("o", **{"read-only": True})],
+    tags=["reopen", "graph", "backing"],
+    steps=[
+        REOPEN_TOP(1, **{"read-only": True}),
+        REOPEN_TOP(2, **{"read-only": True, "backing": "base"}),
+        NODES(),
+        REOPEN_TOP(3, backing="base"),
+        REOPEN_TOP(4, **{"read-only": True, "backing": "nosuch"}),
+        REOPEN_TOP(5, **{"read-only": True, "backing": "top"}),
+        REOPEN_TOP(6, **{"read-only": True, "backing": None}),
+        *GRAPH_VIEWS(),
+        REOPEN_TOP(7, **{"read-only": True, "backing": "o"}),
+        *GRAPH_VIEWS(),
+        Q("blockdev-reopen", {"options": [{"driver": "qcow2", "node-name": "o", "read-only": True,
+                                           "file": {"driver": "file", "filename": "o.qcow2"}, "backing": "top"}]}, id=8),
+        Q("blockdev-del", {"node-name": "o"}, id=9),
+    ])
+
+scenario(
+    "drive-tx-read-only-mix",
+    "One transaction over three drives (by device and by node-name, one read-only, one overlay "
+    "auto-named); a second one whose last action fails leaves every view as it was; block_resize "
+    "of the read-only drive and change-backing-file on a node that is not a root are refused.",
+    setup=[mk(), mk("b.qcow2"), mk("c.qcow2")],
+    args=[DRIVE(), DRIVE("b.qcow2", "drive1", "b", ro=True), DRIVE("c.qcow2", "drive2", "c")],
+    drive=True, tags=["drive", "transaction", "read-only", "graph"],
+    steps=[
+        TX([{"type": "blockdev-snapshot-sync", "data": {"device": "drive0", "snapshot-file": "s1.qcow2",
+                                                        "snapshot-node-name": "s1"}},
+            sync_action("b", "sb.qcow2", "sb"),
+            {"type": "blockdev-snapshot-sync", "data": {"device": "drive2", "snapshot-file": "sc.qcow2",
+                                                        "format": "qcow2"}}], id=1),
+        Q("query-block"),
+        *GRAPH_VIEWS(),
+        TX([sync_action("s1", "t1.qcow2", "t1"), sync_action("sb", "tb.qcow2", "tb"),
+            sync_action("nosuch", "x.qcow2", "x")], id=2),
+        Q("query-block"),
+        *GRAPH_VIEWS(),
+        Q("block_resize", {"device": "drive1", "size": 134217728}, id=3),
+        Q("block_resize", {"node-name": "base", "size": 134217728}, id=4),
+        Q("change-backing-file", {"device": "base", "image-node-name": "base", "backing-file": "x.qcow2"}, id=5),
+        Q("block_resize", {"device": "drive0", "size": 134217728}, id=6),
+        Q("query-block"),
+    ])
+
+scenario(
+    "tx-snapshot-kinds-full-views",
+    "blockdev-snapshot and blockdev-snapshot-sync in one transaction, the second sync action on "
+    "the first one's overlay: the nested node list shows the json: backing names in full; a "
+    "failing transaction afterwards changes nothing.",
+    setup=[mk(), mk("b.qcow2"), mk("ov.qcow2")],
+    args=[qcow(), qcow("b"), NBD, EXPORT(), EXPORT("b", "exp1"), qcow("ov", backing=None)],
+    tags=["transaction", "blockdev-snapshot", "graph"],
+    steps=[
+        TX([act("blockdev-snapshot", node="base", overlay="ov"), sync_action("b", "sb.qcow2", "sb"),
+            sync_action("ov", "s2.qcow2", "s2")], id=1),
+        *GRAPH_VIEWS(),
+        TX([sync_action("s2", "x.qcow2", "x"), act("blockdev-snapshot", node="sb", overlay="nosuch")], id=2),
+        *GRAPH_VIEWS(),
+    ])
+
+scenario(
+    "change-backing-file-node-chain",
+    "change-backing-file on blockdev nodes: the header's new name makes the node's filename a "
+    "json: one while its backing child stays; a snapshot's overlay records that name; only a "
+    "root node may be the device; block_resize by node-name of a busy node prints '(null)'.",
+    setup=CHAIN_SETUP, args=[["blockdev", TOP_WITH_BASE], NBD, EXPORT("top")],
+    tags=["backing", "graph"],
+    steps=[
+        Q("change-backing-file", {"device": "top", "image-node-name": "top", "backing-file": "other.qcow2"}, id=1),
+        *GRAPH_VIEWS(),
+        INFO("top.qcow2"),
+        SNAP("top", "s1.qcow2", "s1", id=2),
+        Q("change-backing-file", {"device": "s1", "image-node-name": "top", "backing-file": "base.qcow2"}, id=3),
+        Q("change-backing-file", {"device": "top", "image-node-name": "top", "backing-file": "x.qcow2"}, id=4),
+        Q("block_resize", {"node-name": "top", "size": 134217728}, id=5),
+        *GRAPH_VIEWS(),
+        INFO("s1.qcow2"),
+    ])
+
+
 def main(argv):
     force = set(argv[argv.index("--force") + 1:]) if "--force" in argv else set()
     os.makedirs(OUT, exist_ok=True)
