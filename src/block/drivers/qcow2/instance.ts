@@ -69,9 +69,12 @@ export class Qcow2Instance implements DriverInstance {
   async truncate(length: number): Promise<void> {
     const img = this.img;
     const old = img.size;
+    // bdrv_co_truncate(): the new area must not show what the backing file has
+    // there, which it only has when it is longer than the image was
+    const backing = img.backing();
+    const zero = length > old && backing !== null && backing.length() > old;
     await img.gate.exclusive(() => truncateImage(img, length));
-    // as QEMU does: the new area must not show what the backing file has there
-    if (length > old && img.backing() !== null) await this.writeZeroes(old, length - old, { mayUnmap: false });
+    if (zero) await this.writeZeroes(old, length - old, { mayUnmap: false });
   }
 
   listSnapshots(): InternalSnapshot[] {

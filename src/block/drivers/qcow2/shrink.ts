@@ -32,17 +32,18 @@ function dropEntry(img: Qcow2Image, table: Buffer, pos: number): void {
 async function dropClusters(img: Qcow2Image, first: number, oldClusters: number, newL1Size: number): Promise<void> {
   const per = img.l2Entries;
   const l1 = img.l1;
-  for (let c = first; c < Math.min(oldClusters, newL1Size * per); ) {
+  for (let c = first; c < oldClusters; ) {
     const l1Index = Math.floor(c / per);
     const tableEnd = Math.min(oldClusters, (l1Index + 1) * per);
-    if (l1.l2Offset(l1Index) !== 0) {
-      const t = await img.l2.getForUpdate(await ensureL2(img, l1Index));
-      for (let i = c; i < tableEnd; i++) {
-        const pos = (i % per) * img.l2EntryBytes;
-        dropEntry(img, t, pos);
-        // the whole entry goes, subcluster bitmap included (QEMU's full discard)
-        t.fill(0, pos, pos + img.l2EntryBytes);
-      }
+    // QEMU's discard goes through get_cluster_table(), which allocates an L2
+    // table where the L1 entry has none (even past the new end, where it is
+    // dropped again below): the file's layout and length follow from that
+    const t = await img.l2.getForUpdate(await ensureL2(img, l1Index));
+    for (let i = c; i < tableEnd; i++) {
+      const pos = (i % per) * img.l2EntryBytes;
+      dropEntry(img, t, pos);
+      // the whole entry goes, subcluster bitmap included (QEMU's full discard)
+      t.fill(0, pos, pos + img.l2EntryBytes);
     }
     c = tableEnd;
   }
