@@ -2495,7 +2495,8 @@ scenario(
     "drive-tx-read-only-mix",
     "One transaction over three drives (by device and by node-name, one read-only, one overlay "
     "auto-named); a second one whose last action fails leaves every view as it was; block_resize "
-    "of the read-only drive and change-backing-file on a node that is not a root are refused.",
+    "of the read-only drive and change-backing-file on a node that is not a root are refused; "
+    "an overlay grown over a backing of its old size and then shrunk: sizes of the files.",
     setup=[mk(), mk("b.qcow2"), mk("c.qcow2")],
     args=[DRIVE(), DRIVE("b.qcow2", "drive1", "b", ro=True), DRIVE("c.qcow2", "drive2", "c")],
     drive=True, tags=["drive", "transaction", "read-only", "graph"],
@@ -2515,7 +2516,10 @@ scenario(
         Q("block_resize", {"node-name": "base", "size": 134217728}, id=4),
         Q("change-backing-file", {"device": "base", "image-node-name": "base", "backing-file": "x.qcow2"}, id=5),
         Q("block_resize", {"device": "drive0", "size": 134217728}, id=6),
+        Q("block_resize", {"node-name": "s1", "size": 33554432}, id=7),
         Q("query-block"),
+        *GRAPH_VIEWS(),
+        SH("stat -c '%n %s' base.qcow2 s1.qcow2", note="t1/tb.qcow2 left by the failed transaction are not listed"),
     ])
 
 scenario(
