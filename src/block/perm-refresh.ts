@@ -58,10 +58,22 @@ function topDown(start: Iterable<BlockNode>): BlockNode[] {
   return order;
 }
 
-export function refreshPerms(change: GraphChange, locks: ImageLocks, start: Iterable<BlockNode>): void {
+/**
+ * `goingReadOnly`: nodes a reopen is switching from read-write to read-only,
+ * for which QEMU names the node (bdrv_node_refresh_perm()).
+ */
+export function refreshPerms(
+  change: GraphChange,
+  locks: ImageLocks,
+  start: Iterable<BlockNode>,
+  goingReadOnly?: ReadonlySet<BlockNode>,
+): void {
   for (const node of topDown(start)) {
     const cum = cumulative(node.parents);
     if (cum.perm & (PERM_WRITE | PERM_WRITE_UNCHANGED) && node.readOnly) {
+      if (goingReadOnly?.has(node)) {
+        throw QmpError.generic(`Read-only block node '${node.nodeName}' cannot support read-write users`);
+      }
       throw QmpError.generic('Block node is read-only');
     }
     for (const a of node.parents) {

@@ -29,12 +29,13 @@ export async function reopenNodes(
   edit?: (change: GraphChange) => void,
 ): Promise<void> {
   const steps = plan.filter((s) => s.node.readOnly !== s.readOnly);
+  const goingReadOnly = new Set(steps.filter((s) => s.readOnly).map((s) => s.node));
   const switchGraph = (): GraphChange => {
     const change = new GraphChange();
     edit?.(change);
     for (const s of steps) change.setReadOnly(s.node, s.readOnly);
     try {
-      refreshPerms(change, graph.locks, plan.map((s) => s.node));
+      refreshPerms(change, graph.locks, plan.map((s) => s.node), goingReadOnly);
     } catch (err) {
       change.abort();
       throw err;
