@@ -2453,12 +2453,20 @@ scenario(
     "graph-export-del-chain",
     "block-export-del under a chain (a blockdev-add'ed node with its backing, snapshotted): the "
     "permissions of every edge below fall back to those of a node without users; a read-only "
-    "export of the old base afterwards.",
+    "export of the old base afterwards. Before that, blockdev-reopen in the chain: the exported "
+    "overlay cannot go read-only (QEMU names the node); the old node cannot go read-write while "
+    "its file, given by reference, stays read-only, but can with its file given inline.",
     setup=CHAIN_SETUP, args=[["blockdev", TOP_WITH_BASE], NBD, EXPORT("top")],
-    tags=["graph", "nbd", "snapshot"],
+    tags=["graph", "nbd", "snapshot", "reopen"],
     steps=[
         SNAP("top", "s1.qcow2", "s1", id=1),
         GRAPH(),
+        Q("blockdev-reopen", {"options": [{"driver": "qcow2", "node-name": "s1", "backing": "top", "read-only": True,
+                                           "file": {"driver": "file", "filename": "s1.qcow2"}}]}, id=4),
+        REOPEN_TOP(5, backing="base"),
+        REOPEN_TOP(7, backing="base", file={"driver": "file", "filename": "top.qcow2", "node-name": "topf"}),
+        *GRAPH_VIEWS(),
+        REOPEN_TOP(6, backing="base", **{"read-only": True}),
         Q("block-export-del", {"id": "exp0"}, id=2),
         EVENTS("BLOCK_EXPORT_DELETED"),
         *GRAPH_VIEWS(),
