@@ -72,6 +72,7 @@ function checkSame(node: BlockNode, opts: QDict): void {
 /**
  * blockdev-reopen: every listed node (and the children given inline) takes the new
  * options; options left out go back to their defaults, as QEMU does (read-only: off).
+ * `backing` (null or a node-name) may swap the backing child in the same switch.
  */
 export function blockdevReopen(graph: BlockGraph, list: QDict[]): Promise<void> {
   return graph.mutex.run(async () => {
