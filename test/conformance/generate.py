@@ -103,6 +103,14 @@ def INFO(f, chain=False, note=None):
               json_out=True, note=note)
 
 
+def DIRTYMAP(f, name, sock="b.sock"):
+    """The stored bitmap's bits, read back by qemu-nbd and nbdinfo after the daemon is gone."""
+    return SH(f"(qemu-nbd -r -f qcow2 -B {name} -k \"$TMP/{sock}\" {f} &); for i in $(seq 50); do "
+              f"[ -S {sock} ] && break; sleep 0.1; done; "
+              f"nbdinfo --map=qemu:dirty-bitmap:{name} 'nbd+unix:///?socket={sock}'",
+              note="the stored bitmap's bits, read back by qemu-nbd")
+
+
 def QUIT():
     return [Q("quit"), {"wait_exit": 3.0}]
 
@@ -1351,10 +1359,7 @@ scenario(
         {"wait_exit": 3.0},
         INFO("base.qcow2"),
         SH("qemu-img check base.qcow2"),
-        SH("(qemu-nbd -r -f qcow2 -B p1 -k \"$TMP/b.sock\" base.qcow2 &); for i in $(seq 50); do "
-           "[ -S b.sock ] && break; sleep 0.1; done; "
-           "nbdinfo --map=qemu:dirty-bitmap:p1 'nbd+unix:///?socket=b.sock'",
-           note="the stored bitmap's bits, read back by qemu-nbd"),
+        DIRTYMAP("base.qcow2", "p1"),
     ])
 
 scenario(
@@ -2274,10 +2279,7 @@ scenario(
         INFO("base.qcow2"),
         INFO("s1.qcow2"),
         SH("qemu-img check base.qcow2"),
-        SH("(qemu-nbd -r -f qcow2 -B p1 -k \"$TMP/b.sock\" base.qcow2 &); for i in $(seq 50); do "
-           "[ -S b.sock ] && break; sleep 0.1; done; "
-           "nbdinfo --map=qemu:dirty-bitmap:p1 'nbd+unix:///?socket=b.sock'",
-           note="the stored bitmap's bits, read back by qemu-nbd"),
+        DIRTYMAP("base.qcow2", "p1"),
     ])
 
 scenario(
