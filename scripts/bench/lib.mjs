@@ -37,7 +37,10 @@ export async function startDaemon(kind, { args = [], monitors = 1, dir } = {}) {
     async stop() {
       if (proc.exitCode === null) {
         proc.kill('SIGTERM');
+        // QSD can hang in its cleanup after a pipelined run; the figures are taken by then
+        const kill = setTimeout(() => proc.kill('SIGKILL'), 5000);
         await new Promise((r) => proc.on('exit', r));
+        clearTimeout(kill);
       }
       if (!dir) rmSync(workdir, { recursive: true, force: true });
     },
