@@ -2568,6 +2568,384 @@ scenario(
     ])
 
 
+# ---- transaction / snapshot argument probes (helper: tx/snapshot args) ------
+
+scenario(
+    "sync-format-names",
+    "blockdev-snapshot-sync with overlay formats other than qcow2 in absolute-paths mode: "
+    "formats without backing support, an empty and a mis-cased name, protocol drivers; what is "
+    "left on disk.",
+    setup=[mk()], args=EXPORTED_BASE, tags=["snapshot", "format", "errors"],
+    steps=[
+        SNAP("base", "f1.img", "f1", id=1, format="vdi"),
+        SNAP("base", "f2.img", "f2", id=2, format="luks"),
+        SNAP("base", "f3.img", "f3", id=3, format="vpc"),
+        SNAP("base", "f4.img", "f4", id=4, format=""),
+        SNAP("base", "f5.img", "f5", id=5, format="QCOW2"),
+        SNAP("base", "f6.img", "f6", id=6, format="null-co"),
+        SNAP("base", "f7.img", "f7", id=7, format="nbd"),
+        SNAP("base", "f8.img", "f8", id=8, format="vhdx"),
+        SNAP("base", "f9.img", "f9", id=9, format="raw", mode="existing"),
+        LS(),
+        SH("ls -1 f* 2>/dev/null; true"),
+        EXPORTS(),
+        NODES(),
+    ])
+
+scenario(
+    "sync-node-name-values",
+    "snapshot-node-name values: empty, too long, auto-name style, with a space, equal to the old "
+    "node's file child, to the old node itself; node-name empty with a snapshot-node-name; which "
+    "of them leave a file behind.",
+    setup=[mk()],
+    args=[["blockdev", {"driver": "qcow2", "node-name": "base",
+                        "file": {"driver": "file", "filename": "base.qcow2", "node-name": "basef"}}],
+          NBD, EXPORT()],
+    tags=["snapshot", "errors", "node-name"],
+    steps=[
+        SNAP("base", "n1.qcow2", "", id=1, **{"snapshot-node-name": ""}),
+        SNAP("base", "n2.qcow2", "a" * 32, id=2),
+        SNAP("base", "n3.qcow2", "#block123", id=3),
+        SNAP("base", "n4.qcow2", "a b", id=4),
+        SNAP("base", "n5.qcow2", "basef", id=5),
+        Q("blockdev-snapshot-sync", {"node-name": "", "snapshot-file": "n6.qcow2",
+                                     "snapshot-node-name": "n6"}, id=6),
+        Q("blockdev-snapshot-sync", {"device": "", "snapshot-file": "n7.qcow2"}, id=7),
+        SNAP("base", "n8.qcow2", "a" * 31, id=8),
+        LS(),
+        NODES(),
+        EXPORTS(),
+    ])
+
+scenario(
+    "sync-existing-mode-files",
+    "mode existing with an empty file name, a directory, a raw image named with format qcow2, "
+    "a node-name in use, and an image that has a backing of its own.",
+    setup=[mk(), "mkdir adir", mk("ok.qcow2"), mk("r.raw", "64M", "raw"),
+           "qemu-img create -q -f qcow2 -b base.qcow2 -F qcow2 chained.qcow2"],
+    args=EXPORTED_BASE, tags=["snapshot", "existing", "errors"],
+    steps=[
+        SNAP("base", "", "s1", id=1, mode="existing"),
+        SNAP("base", "adir", "s1", id=2, mode="existing"),
+        SNAP("base", "r.raw", "s1", id=5, mode="existing", format="qcow2"),
+        SNAP("base", "ok.qcow2", "base", id=6, mode="existing"),
+        SNAP("base", "ok.qcow2", "s1", id=7, mode="existing", format="qcow2"),
+        NODES(),
+        EXPORTS(),
+        GRAPH(),
+    ])
+
+scenario(
+    "sync-existing-foreign-format",
+    "mode existing naming a qcow2 image with format qed or vmdk: the format driver's open error.",
+    setup=[mk(), mk("ok.qcow2")], args=EXPORTED_BASE, tags=["snapshot", "existing", "errors"],
+    steps=[
+        SNAP("base", "ok.qcow2", "s1", id=1, mode="existing", format="qed"),
+        SNAP("base", "ok.qcow2", "s1", id=2, mode="existing", format="vmdk"),
+        EXPORTS(),
+    ])
+
+scenario(
+    "tx-action-data-errors",
+    "Argument errors inside transaction action data: unexpected members, wrong types and bad "
+    "enums per action kind (paths below actions[N].data), a bad second action after a good "
+    "first one (nothing runs, no file), odd properties values.",
+    setup=[mk()], args=EXPORTED_BASE, tags=["validation", "transaction"],
+    steps=[
+        TX([sync_action("base", "s1.qcow2", "s1", bogus=1)], id=1),
+        TX([sync_action("base", 5, "s1")], id=2),
+        TX([sync_action("base", "s1.qcow2", "s1", mode="nosuch")], id=3),
+        TX([sync_action("base", "s1.qcow2", "s1", format=5)], id=4),
+        TX([act("blockdev-snapshot", node="base")], id=5),
+        TX([act("blockdev-snapshot", node="base", overlay="ov", bogus=True)], id=6),
+        TX([act("blockdev-snapshot-internal-sync", device="base")], id=7),
+        TX([{"type": 5, "data": {}}], id=8),
+        TX([{"type": "abort", "data": []}], id=9),
+        TX([sync_action("base", "s1.qcow2", "s1"), sync_action("base", "s2.qcow2")], id=10),
+        TX([sync_action("base", "s1.qcow2", "s1"), {"type": "abort", "data": {}, "bogus": 1}], id=11),
+        TX([], props=None, id=12),
+        Q("transaction", {"actions": [], "properties": None}, id=13),
+        Q("transaction", {"actions": [], "properties": "grouped"}, id=14),
+        Q("transaction", {"actions": [ABORT], "properties": {"completion-mode": "individual"}}, id=15),
+        Q("transaction", {}, id=16),
+        Q("transaction", {"actions": [{}]}, id=17),
+        TX([sync_action("base", "s1.qcow2", "s1", **{"node-name": 7})], id=18),
+        TX([act("block-dirty-bitmap-add", node="base", name="b", bogus=1)], id=19),
+        TX([act("blockdev-snapshot-sync", **{"snapshot-file": "s9.qcow2"})], id=20),
+        LS(),
+        NODES(),
+    ])
+
+scenario(
+    "tx-grouped-ordering",
+    "completion-mode grouped against other failures: an abort before a snapshot aborts first, "
+    "a snapshot before an abort is refused for grouped, unknown nodes and missing node-names "
+    "are refused for grouped first; internal snapshots too; nothing is created.",
+    setup=[mk()], args=EXPORTED_BASE, tags=["transaction", "completion-mode"],
+    steps=[
+        TX([ABORT, sync_action("base", "s1.qcow2", "s1")], props={"completion-mode": "grouped"}, id=1),
+        TX([sync_action("base", "s1.qcow2", "s1"), ABORT], props={"completion-mode": "grouped"}, id=2),
+        TX([sync_action("nosuch", "s1.qcow2", "s1")], props={"completion-mode": "grouped"}, id=3),
+        TX([sync_action("base", "s1.qcow2")], props={"completion-mode": "grouped"}, id=4),
+        TX([act("blockdev-snapshot-internal-sync", device="base", name="i1")],
+           props={"completion-mode": "grouped"}, id=5),
+        TX([act("blockdev-snapshot-internal-sync", device="nosuch", name="i1")],
+           props={"completion-mode": "grouped"}, id=6),
+        TX([ABORT, ABORT], props={"completion-mode": "grouped"}, id=7),
+        LS(),
+        NODES(),
+        EXPORTS(),
+    ])
+
+scenario(
+    "blockdev-snapshot-overlay-parents",
+    "blockdev-snapshot with an overlay that a non-backend parent uses (a raw node over it), the "
+    "old node's own file child as overlay, and a protocol node as the node.",
+    setup=[mk(), mk("ovq.qcow2"), mk("ovp.qcow2")],
+    args=[["blockdev", {"driver": "qcow2", "node-name": "base",
+                        "file": {"driver": "file", "filename": "base.qcow2", "node-name": "basef"}}],
+          NBD, EXPORT(), qcow("ovq", backing=None),
+          ["blockdev", {"driver": "raw", "node-name": "wrap", "file": "ovq"}],
+          qcow("ovp", backing=None)],
+    tags=["blockdev-snapshot", "errors"],
+    steps=[
+        Q("blockdev-snapshot", {"node": "base", "overlay": "basef"}, id=1),
+        Q("blockdev-snapshot", {"node": "basef", "overlay": "ovp"}, id=2),
+        Q("blockdev-snapshot", {"node": "base", "overlay": "wrap"}, id=3),
+        Q("blockdev-snapshot", {"node": "base", "overlay": "ovq"}, id=4),
+        EXPORTS(),
+        NODES(),
+        GRAPH(),
+    ])
+
+scenario(
+    "drive-sync-arg-combos",
+    "Snapshots by device: snapshot-node-name equal to the drive's own id or to an existing node, "
+    "format raw, mode existing with an auto-named overlay, an empty drive later in a transaction "
+    "(rolls back the first action), a node-name of a drive's old root after a snapshot by device.",
+    setup=[mk(), "qemu-img create -q -f qcow2 -b base.qcow2 -F qcow2 pre.qcow2"],
+    args=[DRIVE(), ["drive", "if=none,id=empty0"]], drive=True, tags=["drive", "snapshot", "errors"],
+    steps=[
+        Q("blockdev-snapshot-sync", {"device": "drive0", "snapshot-file": "s.qcow2",
+                                     "snapshot-node-name": "drive0"}, id=1),
+        Q("blockdev-snapshot-sync", {"device": "drive0", "snapshot-file": "s.qcow2",
+                                     "snapshot-node-name": "base"}, id=2),
+        Q("blockdev-snapshot-sync", {"device": "drive0", "snapshot-file": "s.raw", "format": "raw"}, id=3),
+        TX([{"type": "blockdev-snapshot-sync", "data": {"device": "drive0", "snapshot-file": "t.qcow2",
+                                                        "snapshot-node-name": "t"}},
+            {"type": "blockdev-snapshot-sync", "data": {"device": "empty0", "snapshot-file": "e.qcow2"}}], id=4),
+        Q("query-block", transform=[{"kind": "select", "keys": ["device", "inserted"]}]),
+        Q("blockdev-snapshot-sync", {"device": "drive0", "snapshot-file": "pre.qcow2", "mode": "existing"}, id=5),
+        Q("blockdev-snapshot-sync", {"node-name": "base", "snapshot-file": "u.qcow2",
+                                     "snapshot-node-name": "u"}, id=6),
+        Q("blockdev-snapshot-sync", {"device": "empty0", "node-name": "base", "snapshot-file": "u.qcow2",
+                                     "snapshot-node-name": "u"}, id=7),
+        Q("query-block", transform=[{"kind": "select", "keys": ["device", "inserted"]}]),
+        NODES(["node-name", "drv", "ro", "file"]),
+        LS(),
+    ])
+
+
+# ---- NBD export probes (export add/del variants) -----------------------------
+
+def BGCLIENT(name="base", ms=3000):
+    """A client that stays connected for ms milliseconds, started in the background."""
+    return SH("(setsid qemu-io -r -f raw -c 'sleep %d' 'nbd+unix:///%s?socket=nbd.sock' "
+              ">/dev/null 2>&1 &); sleep 0.5" % (ms, name), note="a client stays connected")
+
+
+scenario(
+    "nbd-export-bitmap-forms",
+    "block-export-add bitmaps given as {node, name}: a bitmap of another node, unknown node or "
+    "bitmap, an enabled bitmap (not refused in this form), a bitmap busy in another export, "
+    "the same bitmap twice; the meta contexts a client sees.",
+    setup=[mk(), mk("o.qcow2")], args=[qcow(), qcow("o"), NBD], tags=["nbd", "export", "bitmap"],
+    steps=[
+        Q("block-dirty-bitmap-add", {"node": "base", "name": "b1", "disabled": True}, id=1),
+        Q("block-dirty-bitmap-add", {"node": "o", "name": "ob"}, id=2),
+        Q("block-export-add", {"type": "nbd", "id": "e1", "node-name": "base", "name": "a",
+                               "bitmaps": [{"node": "nosuch", "name": "b1"}]}, id=3),
+        Q("block-export-add", {"type": "nbd", "id": "e1", "node-name": "base", "name": "a",
+                               "bitmaps": [{"node": "base", "name": "nosuch"}]}, id=4),
+        Q("block-export-add", {"type": "nbd", "id": "e1", "node-name": "base", "name": "a",
+                               "bitmaps": [{"node": "o", "name": "ob"}]}, id=5),
+        Q("block-export-add", {"type": "nbd", "id": "e2", "node-name": "base", "name": "b",
+                               "bitmaps": ["b1", {"node": "o", "name": "ob"}]}, id=6),
+        Q("block-export-add", {"type": "nbd", "id": "e3", "node-name": "base", "name": "c",
+                               "bitmaps": ["b1", "b1"]}, id=7),
+        BITMAPS(),
+        SH("nbdinfo --json 'nbd+unix:///a?socket=nbd.sock' | grep -A4 contexts"),
+        SH("nbdinfo --json 'nbd+unix:///c?socket=nbd.sock' | grep -A4 contexts"),
+        Q("block-export-add", {"type": "nbd", "id": "e4", "node-name": "o", "name": "d",
+                               "bitmaps": ["ob"]}, id=8),
+        EXPORTS(),
+        Q("block-export-del", {"id": "e3"}, id=9),
+        EVENTS("BLOCK_EXPORT_DELETED"),
+        BITMAPS(),
+    ])
+
+scenario(
+    "nbd-export-add-check-order",
+    "Which block-export-add check wins when several fail: id, node, iothread, read-only, server, "
+    "name and description length, empty name; writethrough and fixed-iothread accepted.",
+    setup=[mk(), mk("ro.qcow2")], args=[qcow(), qcow("ro", **{"read-only": True})],
+    tags=["nbd", "export", "errors"],
+    steps=[
+        Q("block-export-add", {"type": "nbd", "id": "1x", "node-name": "nosuch"}, id=1),
+        Q("block-export-add", {"type": "nbd", "id": "e1", "node-name": "nosuch", "iothread": "t"}, id=2),
+        Q("block-export-add", {"type": "nbd", "id": "e1", "node-name": "ro", "writable": True,
+                               "iothread": "t"}, id=3),
+        Q("block-export-add", {"type": "nbd", "id": "e1", "node-name": "ro", "writable": True}, id=4),
+        Q("block-export-add", {"type": "nbd", "id": "e1", "node-name": "base", "name": "x" * 4097}, id=5),
+        Q("nbd-server-start", {"addr": {"type": "unix", "data": {"path": "nbd.sock"}}}, id=6),
+        Q("block-export-add", {"type": "nbd", "id": "e1", "node-name": "ro", "writable": True}, id=7),
+        Q("block-export-add", {"type": "nbd", "id": "e1", "node-name": "base", "name": "x" * 4097}, id=8),
+        Q("block-export-add", {"type": "nbd", "id": "e1", "node-name": "base", "name": "y",
+                               "description": "d" * 4097}, id=9),
+        Q("block-export-add", {"type": "nbd", "id": "e1", "node-name": "base", "name": "x" * 4096,
+                               "description": "d" * 4096}, id=10),
+        Q("block-export-add", {"type": "nbd", "id": "e2", "node-name": "base", "name": "",
+                               "writethrough": True, "fixed-iothread": True, "writable": True}, id=11),
+        Q("block-export-add", {"type": "nbd", "id": "e3", "node-name": "ro", "writable": False,
+                               "fixed-iothread": False}, id=12),
+        NBDIO(["write -q -P 0x11 0 4k", "read -q -P 0x11 0 4k"], name=""),
+        SH("nbdinfo --list 'nbd+unix://?socket=nbd.sock' | grep -c export="),
+        EXPORTS(),
+    ])
+
+scenario(
+    "nbd-export-del-connected",
+    "block-export-del and nbd-server-remove with a client connected: safe refuses, hard drops "
+    "the client; the export is gone afterwards.",
+    setup=[mk()], args=[qcow(), NBD, EXPORT(writable=False)], tags=["nbd", "export", "events"],
+    steps=[
+        BGCLIENT(),
+        Q("block-export-del", {"id": "exp0"}, id=1),
+        Q("block-export-del", {"id": "exp0", "mode": "safe"}, id=2),
+        Q("nbd-server-remove", {"name": "base"}, id=3),
+        Q("nbd-server-remove", {"name": "exp0"}, id=4),
+        EXPORTS(),
+        Q("block-export-del", {"id": "exp0", "mode": "hard"}, id=5),
+        EVENTS("BLOCK_EXPORT_DELETED"),
+        EXPORTS(),
+        Q("block-export-del", {"id": "exp0", "mode": "hard"}, id=6),
+        Q("blockdev-del", {"node-name": "base"}, id=7),
+    ])
+
+scenario(
+    "nbd-legacy-remove-connected",
+    "nbd-server-add export with a client connected: nbd-server-remove safe refuses, "
+    "block-export-del on it, nbd-server-remove hard; nbd-server-remove looks exports up by id.",
+    setup=[mk(), mk("ro.qcow2")], args=[qcow(), qcow("ro", **{"read-only": True}), NBD],
+    tags=["nbd", "export", "legacy"],
+    steps=[
+        Q("nbd-server-add", {"device": "base"}, id=1),
+        Q("nbd-server-add", {"device": "ro", "name": "r", "writable": True, "description": "rd"}, id=2),
+        EXPORTS(),
+        SH("nbdinfo --list --json 'nbd+unix://?socket=nbd.sock' | grep -E 'export-name|description|read_only'"),
+        BGCLIENT(),
+        Q("nbd-server-remove", {"name": "base"}, id=3),
+        Q("nbd-server-remove", {"name": "base", "mode": "safe"}, id=4),
+        Q("nbd-server-remove", {"name": "base", "mode": "hard"}, id=5),
+        EVENTS("BLOCK_EXPORT_DELETED"),
+        Q("block-export-del", {"id": "r"}, id=6),
+        EVENTS("BLOCK_EXPORT_DELETED"),
+        Q("block-export-add", {"type": "nbd", "id": "e1", "node-name": "base", "name": "disk"}, id=7),
+        Q("nbd-server-remove", {"name": "disk"}, id=8),
+        Q("nbd-server-remove", {"name": "e1"}, id=9),
+        EVENTS("BLOCK_EXPORT_DELETED"),
+        EXPORTS(),
+    ])
+
+scenario(
+    "nbd-stop-quit-connected",
+    "nbd-server-stop with a client connected drops it and removes the exports; quit with a "
+    "client connected to a new export.",
+    setup=[mk()], args=[qcow(), NBD, EXPORT(writable=False)], tags=["nbd", "export", "quit"],
+    steps=[
+        BGCLIENT(),
+        Q("nbd-server-stop", id=1),
+        EVENTS("BLOCK_EXPORT_DELETED"),
+        EXPORTS(),
+        Q("nbd-server-start", {"addr": {"type": "unix", "data": {"path": "nbd.sock"}},
+                               "max-connections": 1}, id=2),
+        Q("block-export-add", {"type": "nbd", "id": "e1", "node-name": "base"}, id=3),
+        SH("nbdinfo --json 'nbd+unix:///base?socket=nbd.sock' | grep can_multi_conn"),
+        BGCLIENT(ms=1500),
+        SH("timeout 6 nbdinfo --size 'nbd+unix:///base?socket=nbd.sock' 2>&1 | head -c 300; true",
+           note="a second client while max-connections=1 is used"),
+        Q("quit"), EVENTS("BLOCK_EXPORT_DELETED"), {"wait_exit": 3.0},
+    ])
+
+
+
+scenario(
+    "nbd-server-start-addr-variants",
+    "nbd-server-start with an unknown fd name, an over-long unix path, tls-authz without "
+    "tls-creds, a bad max-connections, a stale socket file, an abstract unix socket; the "
+    "socket file after nbd-server-stop.",
+    setup=["touch nbd.sock"], tags=["nbd", "errors"],
+    steps=[
+        Q("nbd-server-start", {"addr": {"type": "fd", "data": {"str": "nosuch"}}}, id=1),
+        Q("nbd-server-start", {"addr": {"type": "unix", "data": {"path": "p" * 120}}}, id=2),
+        Q("nbd-server-start", {"addr": {"type": "unix", "data": {"path": "nbd.sock"}},
+                               "tls-authz": "authz0"}, id=3),
+        Q("nbd-server-start", {"addr": {"type": "unix", "data": {"path": "nbd.sock"}},
+                               "max-connections": -1}, id=4),
+        Q("nbd-server-start", {"addr": {"type": "unix", "data": {"path": "nbd.sock"}},
+                               "max-connections": 4294967296}, id=5),
+        Q("nbd-server-start", {"addr": {"type": "unix", "data": {"path": "nbd.sock"}},
+                               "max-connections": 0}, id=6),
+        SH("test -S nbd.sock && echo socket"),
+        Q("nbd-server-stop", id=7),
+        SH("ls nbd.sock 2>&1; true"),
+        Q("nbd-server-start", {"addr": {"type": "unix", "data": {"path": "qmpd-conf-abs.sock",
+                                                                  "abstract": True}}}, id=8),
+        SH("ls qmpd-conf-abs.sock 2>&1; true"),
+        Q("nbd-server-stop", id=9),
+        Q("nbd-server-stop", id=10),
+    ])
+
+scenario(
+    "nbd-legacy-add-variants",
+    "nbd-server-add without a server, with a bitmap (enabled: refused for a read-only export), "
+    "with a description, with an over-long name; nbd-server-remove of an unknown name.",
+    setup=[mk()], args=[qcow()], tags=["nbd", "export", "legacy"],
+    steps=[
+        Q("nbd-server-add", {"device": "nosuch"}, id=1),
+        Q("nbd-server-add", {"device": "base"}, id=2),
+        Q("nbd-server-remove", {"name": "base"}, id=3),
+        Q("nbd-server-start", {"addr": {"type": "unix", "data": {"path": "nbd.sock"}}}, id=4),
+        Q("block-dirty-bitmap-add", {"node": "base", "name": "b1"}, id=5),
+        Q("nbd-server-add", {"device": "base", "bitmap": "b1"}, id=6),
+        Q("nbd-server-add", {"device": "base", "bitmap": "nosuch", "writable": True}, id=7),
+        Q("nbd-server-add", {"device": "base", "bitmap": "b1", "writable": True}, id=8),
+        BITMAPS(),
+        Q("nbd-server-add", {"device": "base", "name": "n" * 4097}, id=9),
+        Q("nbd-server-add", {"device": "base", "name": "1bad"}, id=10),
+        Q("nbd-server-add", {"device": "base", "name": "d2", "description": "second"}, id=11),
+        SH("nbdinfo --list --json 'nbd+unix://?socket=nbd.sock' | grep -E 'export-name|description|read_only|dirty'"),
+        EXPORTS(),
+        Q("nbd-server-stop", id=12),
+        EVENTS("BLOCK_EXPORT_DELETED", "BLOCK_EXPORT_DELETED", "BLOCK_EXPORT_DELETED"),
+        BITMAPS(),
+    ])
+
+scenario(
+    "nbd-export-del-pipelined",
+    "block-export-del hard with a client connected, followed in the same write by "
+    "query-block-exports and a second block-export-del.",
+    setup=[mk()], args=[qcow(), NBD, EXPORT(writable=False)], tags=["nbd", "export", "events"],
+    steps=[
+        BGCLIENT(),
+        RAW('{"execute":"block-export-del","arguments":{"id":"exp0","mode":"hard"},"id":1}\n'
+            '{"execute":"query-block-exports","id":2}\n'
+            '{"execute":"block-export-del","arguments":{"id":"exp0","mode":"hard"},"id":3}\n', n=3),
+        EXPORTS(),
+    ])
+
+
+
 def main(argv):
     force = set(argv[argv.index("--force") + 1:]) if "--force" in argv else set()
     os.makedirs(OUT, exist_ok=True)

@@ -17,24 +17,56 @@ import { HostFileIo } from '../host-file-io.js';
 import { formatQcow2 } from '../drivers/qcow2/create.js';
 import type { OpenedHostFile } from '../drivers/driver.js';
 
-/** Image formats QEMU 7.2 knows, and whether they can record a backing file. */
-const KNOWN_FORMATS: Record<string, boolean> = {
-  qcow2: true,
-  qcow: true,
-  qed: true,
-  vmdk: true,
-  raw: false,
-  file: false,
-  host_device: false,
-  host_cdrom: false,
-  luks: false,
-  vdi: false,
-  vhdx: false,
-  vpc: false,
-  parallels: false,
-  'null-co': false,
-  'null-aio': false,
-  nbd: false,
+/**
+ * The format drivers of QEMU 7.2's build and what bdrv_img_create() makes of
+ * each as an overlay format: 'backing' (can record a backing file), 'plain'
+ * (creates images, but without a backing file option) or 'none' (no image
+ * creation at all, checked first). Anything else is an unknown format.
+ */
+type Creation = 'backing' | 'plain' | 'none';
+const KNOWN_FORMATS: Record<string, Creation> = {
+  qcow2: 'backing',
+  qcow: 'backing',
+  qed: 'backing',
+  vmdk: 'backing',
+  raw: 'plain',
+  file: 'plain',
+  host_device: 'plain',
+  host_cdrom: 'plain',
+  luks: 'plain',
+  vdi: 'plain',
+  vhdx: 'plain',
+  vpc: 'plain',
+  parallels: 'plain',
+  nbd: 'plain',
+  gluster: 'plain',
+  iscsi: 'plain',
+  iser: 'plain',
+  nfs: 'plain',
+  nvme: 'plain',
+  rbd: 'plain',
+  ssh: 'plain',
+  blkdebug: 'none',
+  blklogwrites: 'none',
+  blkverify: 'none',
+  bochs: 'none',
+  cloop: 'none',
+  compress: 'none',
+  'copy-before-write': 'none',
+  'copy-on-read': 'none',
+  dmg: 'none',
+  ftp: 'none',
+  ftps: 'none',
+  http: 'none',
+  https: 'none',
+  'null-aio': 'none',
+  'null-co': 'none',
+  preallocate: 'none',
+  quorum: 'none',
+  replication: 'none',
+  'snapshot-access': 'none',
+  throttle: 'none',
+  vvfat: 'none',
 };
 /** The ones qmpd can create. */
 const CREATABLE = new Set(['qcow2']);
@@ -102,10 +134,13 @@ export class OverlayFile {
   }
 }
 
-export function checkOverlayFormat(format: string): void {
-  const backing = KNOWN_FORMATS[format];
-  if (backing === undefined) throw QmpError.generic(`Unknown file format '${format}'`);
-  if (!backing) throw QmpError.generic(`Backing file not supported for file format '${format}'`);
+export function checkOverlayFormat(format: string, backingFormat: string): void {
+  const creation = Object.hasOwn(KNOWN_FORMATS, format) ? KNOWN_FORMATS[format] : undefined;
+  if (creation === undefined) throw QmpError.generic(`Unknown file format '${format}'`);
+  if (creation === 'none') throw QmpError.generic(`Format driver '${format}' does not support image creation`);
+  if (creation === 'plain') throw QmpError.generic(`Backing file not supported for file format '${format}'`);
+  // vmdk's create opens the backing image first and accepts only a vmdk one
+  if (format === 'vmdk' && backingFormat !== 'vmdk') throw QmpError.generic('backing_file must be a vmdk image');
   if (!CREATABLE.has(format)) throw QmpError.generic(`Creating '${format}' images is not supported by qmpd`);
 }
 
@@ -132,7 +167,7 @@ async function createExclusive(path: string, couldNot: (err: unknown) => QmpErro
 }
 
 export async function createOverlayFile(graph: BlockGraph, req: OverlayFileRequest): Promise<OverlayFile> {
-  checkOverlayFormat(req.format);
+  checkOverlayFormat(req.format, req.backingFormat);
   // bdrv_img_create()'s own checks of the backing name
   if (req.path === req.backingFile) {
     throw QmpError.generic('Error: Trying to create an image with the same filename as the backing file');

@@ -132,6 +132,8 @@ function create(data: QDict, ctx: ActionContext) {
         // a read-write overlay takes over the file as created; a read-only one opens it anew
         hostFiles = new Map([[a['snapshot-file'], { hostPath: file.hostPath, opened: old.readOnly ? undefined : file.takeOpened() }]]);
       }
+      // QEMU opens the overlay by filename, and bdrv_open() takes an empty one for none at all
+      if (a['snapshot-file'] === '') throw QmpError.generic("The 'file' block driver requires a file name");
       const opts = newDict();
       opts.driver = format;
       if (a['snapshot-node-name'] !== undefined) opts['node-name'] = a['snapshot-node-name'];
