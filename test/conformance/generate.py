@@ -2946,6 +2946,51 @@ scenario(
 
 
 
+scenario(
+    "tx-same-node-action-kinds",
+    "The same node in different action kinds of one transaction: sync then blockdev-snapshot "
+    "(busy), sync then an internal snapshot and a bitmap on the old node, blockdev-snapshot "
+    "with the overlay the sync action just made, bitmap-add then sync (commits; the bitmap stays "
+    "on the old node).",
+    setup=[mk(), mk("ov.qcow2")], args=EXPORTED_BASE + [qcow("ov", backing=None)],
+    tags=["transaction", "snapshot", "busy"],
+    steps=[
+        TX([sync_action("base", "s1.qcow2", "s1"), act("blockdev-snapshot", node="base", overlay="ov")], id=1),
+        TX([sync_action("base", "s1.qcow2", "s1"), act("blockdev-snapshot-internal-sync", device="base",
+                                                       name="i1")], id=2),
+        TX([sync_action("base", "s1.qcow2", "s1"), act("blockdev-snapshot", node="ov", overlay="s1")], id=3),
+        TX([act("blockdev-snapshot", node="base", overlay="ov"), sync_action("base", "s1.qcow2", "s1")], id=4),
+        TX([act("blockdev-snapshot-internal-sync", device="base", name="i2"),
+            sync_action("base", "s2.qcow2", "s2"), ABORT], id=5),
+        SH("qemu-img snapshot -U -l base.qcow2"),
+        TX([act("block-dirty-bitmap-add", node="base", name="b1"), sync_action("base", "s3.qcow2", "s3"),
+            act("block-dirty-bitmap-add", node="base", name="b2")], id=6),
+        BITMAPS(),
+        EXPORTS(),
+        GRAPH(),
+    ])
+
+scenario(
+    "sync-chain-inner-node",
+    "Snapshots of nodes inside a blockdev chain (top over base, explicit file nodes): the backing "
+    "node and the file nodes, plain and as blockdev-snapshot, and the top.",
+    setup=CHAIN_SETUP + [mk("ov.qcow2")],
+    args=[["blockdev", TOP_WITH_BASE], NBD, EXPORT("top"), qcow("ov", backing=None)],
+    tags=["snapshot", "chain", "busy"],
+    steps=[
+        SNAP("base", "s1.qcow2", "s1", id=1),
+        SNAP("basef", "s1.qcow2", "s1", id=2),
+        Q("blockdev-snapshot", {"node": "base", "overlay": "ov"}, id=3),
+        Q("blockdev-snapshot", {"node": "top", "overlay": "base"}, id=4),
+        SNAP("topf", "s2.qcow2", "s2", id=5),
+        LS(),
+        SNAP("top", "s3.qcow2", "s3", id=6),
+        EXPORTS(),
+        NODES(),
+        INFO("s3.qcow2", chain=True),
+    ])
+
+
 def main(argv):
     force = set(argv[argv.index("--force") + 1:]) if "--force" in argv else set()
     os.makedirs(OUT, exist_ok=True)
