@@ -2991,6 +2991,51 @@ scenario(
     ])
 
 
+scenario(
+    "tx-sync-persistent-bitmaps",
+    "Persistent bitmaps added in the same transaction as a snapshot: on the old node (stored "
+    "when it goes read-only) and on the new overlay; afterwards the read-only old node refuses a "
+    "new persistent bitmap; what the images hold after quit.",
+    setup=[mk()], args=EXPORTED_BASE, tags=["transaction", "snapshot", "bitmap"],
+    steps=[
+        TX([sync_action("base", "s1.qcow2", "s1"),
+            act("block-dirty-bitmap-add", node="base", name="pb", persistent=True),
+            act("block-dirty-bitmap-add", node="s1", name="ps", persistent=True)], id=1),
+        BITMAPS(),
+        SH("qemu-img info -U --output=json base.qcow2 | grep -c '\"name\": \"pb\"'; true"),
+        Q("block-dirty-bitmap-add", {"node": "base", "name": "late", "persistent": True}, id=2),
+        Q("block-dirty-bitmap-add", {"node": "base", "name": "late2"}, id=3),
+        Q("block-dirty-bitmap-remove", {"node": "base", "name": "pb"}, id=4),
+        BITMAPS(),
+        *QUIT(),
+        SH("qemu-img info --output=json base.qcow2 | grep '\"name\"'; qemu-img info --output=json s1.qcow2 | grep '\"name\"'; true"),
+    ])
+
+scenario(
+    "drive-snapshot-views-each",
+    "Named drives: query-block and the graph after each kind of snapshot: by device in existing "
+    "mode (auto-named), blockdev-snapshot of the drive's new root with a read-only overlay, and "
+    "a sync by node-name of the top; a blockdev-snapshot naming the empty drive.",
+    setup=[mk(), "qemu-img create -q -f qcow2 -b base.qcow2 -F qcow2 pre.qcow2", mk("ov.qcow2")],
+    args=[DRIVE(), ["drive", "if=none,id=empty0"],
+          ["blockdev", {"driver": "qcow2", "node-name": "ov", "backing": None, "read-only": True,
+                        "file": {"driver": "file", "filename": "ov.qcow2"}}]],
+    drive=True, tags=["drive", "snapshot", "graph"],
+    steps=[
+        Q("blockdev-snapshot-sync", {"device": "drive0", "snapshot-file": "pre.qcow2", "mode": "existing",
+                                     "format": "qcow2"}, id=1),
+        Q("query-block"),
+        Q("blockdev-snapshot", {"node": "empty0", "overlay": "ov"}, id=2),
+        Q("blockdev-snapshot", {"node": "drive0", "overlay": "ov"}, id=3),
+        Q("query-block"),
+        GRAPH(),
+        SNAP("ov", "t.qcow2", "t", id=4),
+        Q("query-block"),
+        NODES(),
+        INFO("t.qcow2"),
+    ])
+
+
 def main(argv):
     force = set(argv[argv.index("--force") + 1:]) if "--force" in argv else set()
     os.makedirs(OUT, exist_ok=True)
