@@ -11,6 +11,7 @@ import { isDict, newDict, type QDict, type QValue } from '../qmp/json/value.js';
 import type { BdrvChild } from './child.js';
 import type { ChildIo, OpenedHostFile } from './drivers/driver.js';
 import { findDriver } from './drivers/registry.js';
+import { checkLeftoverOptions } from './drivers/runtime-opts.js';
 import type { GraphChange } from './graph-change.js';
 import type { BlockGraph } from './graph.js';
 import { BlockNode } from './node.js';
@@ -140,6 +141,7 @@ export async function openNode(scope: OpenScope, opts: QDict, inherit: Inherited
       node.autoBackingFile = nodeFilename(backing);
     }
   }
+  checkLeftoverOptions(opts, driverName, driver.protocol);
   return node;
 }
 

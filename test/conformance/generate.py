@@ -3036,6 +3036,261 @@ scenario(
     ])
 
 
+# ---- blockdev-add option handling and argument/envelope corners -------------
+
+scenario(
+    "blockdev-add-nested-arg-errors",
+    "blockdev-add argument errors inside nested BlockdevRef dicts and alternates: full paths for "
+    "type errors, missing and unexpected members, enum values named by their own key, "
+    "BlockdevRef / BlockdevRefOrNull refused for null, lists and booleans; nothing is added.",
+    setup=[mk()],
+    tags=["validation", "blockdev"],
+    steps=[
+        Q("blockdev-add", {"driver": "qcow2", "node-name": "q", "file": {"driver": "file", "filename": 5}}, id=1),
+        Q("blockdev-add", {"driver": "qcow2", "node-name": "q", "file": {"driver": "file"}}, id=2),
+        Q("blockdev-add", {"driver": "qcow2", "node-name": "q", "file": {"filename": "x"}}, id=3),
+        Q("blockdev-add", {"driver": "qcow2", "node-name": "q", "file": None}, id=4),
+        Q("blockdev-add", {"driver": "qcow2", "node-name": "q", "file": [1]}, id=5),
+        Q("blockdev-add", {"driver": "qcow2", "node-name": "q", "file": True}, id=6),
+        Q("blockdev-add", qcow("q", "base.qcow2", backing=5)[1], id=7),
+        Q("blockdev-add", qcow("q", "base.qcow2", backing=[1])[1], id=8),
+        Q("blockdev-add", qcow("q", "base.qcow2", backing={"driver": "qcow2", "file": {
+            "driver": "file", "filename": "x", "bogus": {}}})[1], id=9),
+        Q("blockdev-add", qcow("q", "base.qcow2", backing={"driver": "nosuch"})[1], id=10),
+        Q("blockdev-add", {"driver": "qcow2", "node-name": "q", "file": {
+            "driver": "file", "filename": "base.qcow2", "aio": "bogus"}}, id=11),
+        Q("blockdev-add", {"driver": "qcow2", "node-name": "q", "file": {
+            "driver": "file", "filename": "base.qcow2", "locking": "maybe"}}, id=12),
+        Q("blockdev-add", {"driver": "qcow2", "node-name": "q", "file": {
+            "driver": "file", "filename": "base.qcow2", "locking": 1}}, id=13),
+        Q("blockdev-add", qcow("q", "base.qcow2", bogus1=1, bogus2=2)[1], id=14,
+          note="two unexpected members: QEMU names the later one"),
+        Q("blockdev-add", {"driver": "qcow2", "node-name": 5, "file": {"driver": "file", "filename": "base.qcow2"}}, id=15),
+        Q("blockdev-add", qcow("q", "base.qcow2", discard="bogus")[1], id=16),
+        Q("blockdev-add", qcow("q", "base.qcow2", **{"detect-zeroes": "bogus"})[1], id=17),
+        Q("blockdev-add", qcow("q", "base.qcow2", cache=5)[1], id=18),
+        Q("blockdev-add", qcow("q", "base.qcow2", cache={"bogus": 1})[1], id=19),
+        Q("blockdev-add", qcow("q", "base.qcow2", discard="off")[1], id=20),
+        Q("blockdev-add", qcow("q", "base.qcow2", **{"overlap-check": 5})[1], id=21),
+        Q("blockdev-add", qcow("q", "base.qcow2", **{"overlap-check": {"template": "bogus"}})[1], id=22),
+        Q("blockdev-add", qcow("q", "base.qcow2", **{"data-file": 5})[1], id=23),
+        Q("blockdev-add", qcow("q", "base.qcow2", **{"lazy-refcounts": "on"})[1], id=24),
+        Q("blockdev-add", {"driver": "null-co", "node-name": "x9", "discard": "unmap", "bogus": 1, "size": "x"}, id=25,
+          note="type errors before unexpected members"),
+        Q("blockdev-add", {"driver": "file", "node-name": "x10", "filename": "nosuch", "bogus": 1}, id=26),
+        Q("blockdev-add", {}, id=27),
+        Q("blockdev-add", {"node-name": "x"}, id=28),
+        NODES(["node-name", "drv"]),
+    ])
+
+scenario(
+    "blockdev-add-raw-window",
+    "raw offset/size: negative values fail as QemuOpts sizes before the file is opened, the "
+    "window must lie inside the file (offset checked first, with QEMU's double space), size "
+    "must be whole sectors while offset need not be; the accepted nodes report their size.",
+    setup=[mk("raw.img", "1M", "raw")],
+    tags=["blockdev", "raw", "validation"],
+    steps=[
+        Q("blockdev-add", {"driver": "raw", "node-name": "r", "file": {"driver": "file", "filename": "raw.img"},
+                           "offset": -1}, id=1),
+        Q("blockdev-add", {"driver": "raw", "node-name": "r", "file": {"driver": "file", "filename": "raw.img"},
+                           "size": -1}, id=2),
+        Q("blockdev-add", {"driver": "raw", "node-name": "r", "file": {"driver": "file", "filename": "raw.img"},
+                           "offset": -1, "size": -1}, id=3),
+        Q("blockdev-add", {"driver": "raw", "node-name": "r", "file": {"driver": "file", "filename": "missing.img"},
+                           "offset": -512}, id=4, note="the missing file is reported before the option"),
+        Q("blockdev-add", {"driver": "raw", "node-name": "r", "file": {"driver": "file", "filename": "raw.img"},
+                           "offset": 512, "size": 100}, id=5),
+        Q("blockdev-add", {"driver": "raw", "node-name": "r", "file": {"driver": "file", "filename": "raw.img"},
+                           "offset": 2000000}, id=6),
+        Q("blockdev-add", {"driver": "raw", "node-name": "r", "file": {"driver": "file", "filename": "raw.img"},
+                           "size": 2000000}, id=7),
+        Q("blockdev-add", {"driver": "raw", "node-name": "r", "file": {"driver": "file", "filename": "raw.img"},
+                           "offset": 512, "size": 1048576}, id=8),
+        Q("blockdev-add", {"driver": "raw", "node-name": "r", "file": {"driver": "file", "filename": "raw.img"},
+                           "offset": 9223372036854775807}, id=9),
+        Q("blockdev-add", {"driver": "raw", "node-name": "r", "file": {"driver": "file", "filename": "raw.img"},
+                           "offset": 9223372036854775808}, id=10),
+        Q("blockdev-add", {"driver": "raw", "node-name": "r", "file": {"driver": "file", "filename": "raw.img"},
+                           "offset": 100, "size": 1000}, id=11),
+        Q("blockdev-add", {"driver": "raw", "node-name": "r", "file": {"driver": "file", "filename": "raw.img"},
+                           "offset": 100, "size": 1024}, id=12),
+        Q("blockdev-add", {"driver": "raw", "node-name": "r2", "file": {"driver": "file", "filename": "raw.img"},
+                           "offset": 1048576}, id=13, note="an empty window at the very end"),
+        Q("blockdev-add", {"driver": "raw", "node-name": "r3", "file": {"driver": "file", "filename": "raw.img"},
+                           "offset": 1048577}, id=14),
+        Q("blockdev-add", {"driver": "raw", "node-name": "r4", "file": {"driver": "file", "filename": "raw.img"},
+                           "offset": 0, "size": 0}, id=15),
+        Q("query-named-block-nodes", {"flat": True},
+          transform=[{"kind": "select", "keys": ["node-name", "drv", "image"]}]),
+    ])
+
+scenario(
+    "blockdev-add-qcow2-runtime-options",
+    "qcow2 runtime options checked at open as QEMU does: negative cache sizes, cache-size "
+    "combinations, l2-cache-entry-size bounds, too-big refcount cache, cache-clean-interval "
+    "range, lazy-refcounts on a compat=0.10 image, encrypt options on a plain image; the "
+    "accepted combinations open.",
+    setup=[mk(), mk("b.qcow2"), mk("c.qcow2"), mk("d.qcow2"), mk("e.qcow2"), mk("f.qcow2"),
+           mk("v2.qcow2", extra="-o compat=0.10 "), mk("small.qcow2", extra="-o cluster_size=4096 ")],
+    tags=["blockdev", "qcow2", "validation"],
+    steps=[
+        Q("blockdev-add", qcow("x", "base.qcow2", **{"l2-cache-size": -1})[1], id=1),
+        Q("blockdev-add", qcow("x", "base.qcow2", **{"refcount-cache-size": -4096})[1], id=2),
+        Q("blockdev-add", qcow("x", "base.qcow2", **{"l2-cache-entry-size": 100})[1], id=3),
+        Q("blockdev-add", qcow("x", "base.qcow2", **{"l2-cache-entry-size": 131072})[1], id=4),
+        Q("blockdev-add", qcow("x", "base.qcow2", **{"l2-cache-entry-size": 0})[1], id=5),
+        Q("blockdev-add", qcow("x", "base.qcow2", **{"l2-cache-entry-size": 3000})[1], id=6),
+        Q("blockdev-add", qcow("x", "small.qcow2", **{"l2-cache-entry-size": 8192})[1], id=7),
+        Q("blockdev-add", qcow("x", "base.qcow2", **{"cache-size": 1000, "l2-cache-size": 2000})[1], id=8),
+        Q("blockdev-add", qcow("x", "base.qcow2", **{"cache-size": 1000, "l2-cache-size": 200,
+                                                     "refcount-cache-size": 200})[1], id=9),
+        Q("blockdev-add", qcow("x", "base.qcow2", **{"cache-size": 100, "refcount-cache-size": 200})[1], id=10),
+        Q("blockdev-add", qcow("x", "base.qcow2", **{"refcount-cache-size": 9223372036854775807})[1], id=11),
+        Q("blockdev-add", qcow("x", "base.qcow2", **{"cache-size": 9223372036854775807})[1], id=12),
+        Q("blockdev-add", qcow("x", "base.qcow2", **{"cache-clean-interval": -1})[1], id=13),
+        Q("blockdev-add", qcow("x", "base.qcow2", **{"cache-clean-interval": 4294967296})[1], id=14),
+        Q("blockdev-add", qcow("x", "base.qcow2", **{"cache-clean-interval": -1,
+                                                     "l2-cache-entry-size": 100})[1], id=15,
+          note="cache sizes are checked before the clean interval"),
+        Q("blockdev-add", qcow("x", "v2.qcow2", **{"lazy-refcounts": True})[1], id=16),
+        Q("blockdev-add", qcow("x", "base.qcow2", encrypt={"format": "aes"})[1], id=17),
+        Q("blockdev-add", qcow("x", "base.qcow2", encrypt={"format": "luks", "key-secret": "s"})[1], id=18),
+        Q("blockdev-add", qcow("x", "base.qcow2", **{"l2-cache-entry-size": 100, "encrypt": {"format": "aes"}})[1],
+          id=19),
+        Q("blockdev-add", qcow("base", **{"l2-cache-entry-size": 4096})[1], id=20),
+        Q("blockdev-add", qcow("b", **{"l2-cache-size": 9223372036854775807, "l2-cache-entry-size": 1024})[1], id=21),
+        Q("blockdev-add", qcow("c", **{"cache-size": 0, "cache-clean-interval": 4294967295})[1], id=22),
+        Q("blockdev-add", qcow("d", **{"l2-cache-size": 1048576, "refcount-cache-size": 65536,
+                                      "lazy-refcounts": True})[1], id=23),
+        Q("blockdev-add", qcow("e", **{"cache-size": 1, "overlap-check": {}})[1], id=24),
+        Q("blockdev-add", qcow("f", **{"overlap-check": {"template": "all", "main-header": False},
+                                      "pass-discard-request": True, "pass-discard-other": False})[1], id=25),
+        Q("blockdev-add", qcow("v2", **{"lazy-refcounts": False, "read-only": True})[1], id=26),
+        NODES(["node-name", "drv", "ro"]),
+    ])
+
+scenario(
+    "blockdev-add-option-combos",
+    "Base option combinations: detect-zeroes=unmap needs discard=unmap (also on null-co), "
+    "discard accepts only ignore/unmap, force-share needs read-only, an empty cache dict is left "
+    "over and refused as an unknown option (protocol and format texts differ, also for an inline "
+    "file child), null-co latency-ns below zero; the accepted nodes report their settings.",
+    setup=[mk(), mk("b.qcow2"), mk("raw.img", "1M", "raw")],
+    tags=["blockdev", "options"],
+    steps=[
+        Q("blockdev-add", qcow("base", **{"detect-zeroes": "unmap", "discard": "ignore"})[1], id=1),
+        Q("blockdev-add", qcow("base", **{"discard": "on"})[1], id=2),
+        Q("blockdev-add", {"driver": "null-co", "node-name": "n1", "detect-zeroes": "unmap"}, id=3),
+        Q("blockdev-add", {"driver": "null-co", "node-name": "n1", "detect-zeroes": "unmap",
+                           "discard": "unmap"}, id=4),
+        Q("blockdev-add", {"driver": "null-co", "node-name": "n2", "read-only": True, "auto-read-only": True}, id=5),
+        Q("blockdev-add", {"driver": "null-co", "node-name": "n3", "read-only": False, "auto-read-only": True,
+                           "force-share": True}, id=6),
+        Q("blockdev-add", {"driver": "null-co", "node-name": "n3", "cache": {"direct": True}}, id=7),
+        Q("blockdev-add", {"driver": "null-co", "node-name": "n4", "cache": {}}, id=8),
+        Q("blockdev-add", {"driver": "null-co", "node-name": "n4", "cache": {}, "bogus": 1}, id=9),
+        Q("blockdev-add", qcow("base", cache={})[1], id=10),
+        Q("blockdev-add", {"driver": "raw", "node-name": "r", "file": {"driver": "file", "filename": "raw.img",
+                                                                       "cache": {}}}, id=11),
+        Q("blockdev-add", {"driver": "raw", "node-name": "r", "file": {"driver": "file", "filename": "raw.img"},
+                           "cache": {}}, id=12),
+        Q("blockdev-add", {"driver": "null-co", "node-name": "n4", "latency-ns": -1}, id=13),
+        Q("blockdev-add", {"driver": "null-co", "node-name": "n4", "latency-ns": 0, "read-zeroes": False}, id=14),
+        Q("blockdev-add", qcow("b", **{"detect-zeroes": "unmap", "discard": "unmap",
+                                      "cache": {"no-flush": True}})[1], id=15),
+        NODES(["node-name", "ro", "detect_zeroes", "cache"]),
+    ])
+
+scenario(
+    "proto-envelope-combos",
+    "Envelope corners: unknown top-level keys against bad arguments, unknown commands and bad "
+    "'control'; NUL and non-ASCII in command names and node names; surrogate escapes; number "
+    "forms of the id as QEMU prints them back.",
+    tags=["protocol", "envelope", "id"],
+    steps=[
+        RAW('{"execute": "query-version", "arguments": {"a": 1}, "bogus": 2, "id": 1}\n'),
+        RAW('{"execute": "nosuch", "bogus": 2, "id": 2}\n'),
+        RAW('{"execute": "nosuch", "arguments": 5, "id": 3}\n'),
+        RAW('{"execute": "query-version", "arguments": "x", "id": 4}\n'),
+        RAW('{"bogus": 1, "arguments": 5, "id": 5}\n'),
+        RAW('{"exec-oob": "query-version", "arguments": 5, "id": 6}\n'),
+        RAW('{"execute": "query-version", "id": 7, "exec-oob": 1}\n'),
+        RAW('{"execute": "query-version", "control": 5, "id": 8}\n'),
+        RAW('{"execute": "query-version", "control": {"run-oob": true}, "id": 9}\n'),
+        RAW('{"execute": "blockdev-add", "arguments": {"driver":"null-co","node-name":"a\\u0000b"}, "id": 10}\n'),
+        RAW('{"execute": "blockdev-add", "arguments": {"driver":"null-co","node-name":"\\ud83d\\ude00"}, "id": 11}\n'),
+        RAW('{"execute": "nosuch\\u00e9", "id": 12}\n'),
+        RAW('{"execute": "nos\\u0000uch", "id": 13}\n'),
+        RAW('{"execute": "blockdev-add", "arguments": {"driver":"nosuch\\u00e9"}, "id": 14}\n'),
+        RAW('{"execute": "blockdev-del", "arguments": {"node-name":"' + "x" * 5000 + '"}, "id": 15}\n'),
+        RAW('{"execute": "blockdev-add", "arguments": {"driver":"null-co","node-name":"n", "\\u00e9": 1}, "id": 16}\n'),
+        RAW('{"execute": "query-version", "id": "\\ud800"}\n'),
+        RAW('{"execute": "query-version", "id": "\\udc00x"}\n'),
+        RAW('{"execute": "query-version", "id": "\\ud800\\u0041"}\n'),
+        RAW('{"execute": "query-version", "id": -1.5e-400}\n'),
+        RAW('{"execute": "query-version", "id": 123456789012345678901234567890}\n'),
+        RAW('{"execute": "query-version", "id": 1E2}\n'),
+        RAW('{"execute": "query-version", "id": 0.1}\n'),
+        RAW('{"execute": "query-version", "id": 1e-7}\n'),
+        RAW('{"execute": "query-version", "id": 1e21}\n'),
+        RAW('{"execute": "query-version", "id": 123456789.123456789}\n'),
+        Q("query-named-block-nodes", {"flat": True}, transform=[{"kind": "select", "keys": ["node-name"]}]),
+    ])
+
+scenario(
+    "proto-oob-negotiation-corners",
+    "OOB corners: 'oob' listed twice, unexpected members next to enable, exec-oob before "
+    "negotiation for qmp_capabilities itself and query-qmp-schema, then with OOB on: exec-oob "
+    "without an id, with bad arguments, with 'control'.",
+    negotiate=False, tags=["protocol", "oob"],
+    steps=[
+        Q("qmp_capabilities", {"enable": ["oob", "oob"]}, id=1),
+        Q("qmp_capabilities", {"enable": ["oob"], "x": 1}, id=2),
+        Q("query-qmp-schema", id=3, key="exec-oob"),
+        RAW('{"exec-oob": "qmp_capabilities", "arguments": {"enable": ["oob"]}, "id": 4}\n'),
+        Q("qmp_capabilities", {"enable": ["oob"]}, id=5),
+        Q("query-version", id=6, key="exec-oob"),
+        Q("query-version", {"x": 1}, id=7, key="exec-oob"),
+        RAW('{"exec-oob": "query-version"}\n'),
+        RAW('{"exec-oob": "nosuch", "arguments": 5, "id": 9}\n'),
+        RAW('{"exec-oob": "query-version", "control": {}, "id": 10}\n'),
+        QV(11),
+    ])
+
+scenario(
+    "args-misc-validation",
+    "More argument validation: null and lists for booleans and strings, several unexpected "
+    "members (the last reported), look-ups before range checks, device vs node-name for "
+    "block_resize, node-name lengths and characters for blockdev-add.",
+    tags=["validation"],
+    steps=[
+        Q("query-qmp-schema", {"x": 1}, id=1),
+        Q("query-named-block-nodes", {"flat": None}, id=2),
+        Q("query-named-block-nodes", {"flat": [True]}, id=3),
+        Q("block-dirty-bitmap-add", {"node": "n", "name": "b", "granularity": 0}, id=4),
+        Q("block-dirty-bitmap-add", {"node": None, "name": "b"}, id=5),
+        Q("block-dirty-bitmap-add", {"node": "n", "name": "b", "x": 1, "y": 2}, id=6),
+        Q("blockdev-del", {"node-name": "n", "node_name": "x"}, id=7),
+        Q("block_resize", {"node-name": "n", "size": -1}, id=8),
+        Q("block_resize", {"node-name": "n", "size": 1.5}, id=9),
+        Q("block_resize", {"device": "n", "node-name": "n", "size": 1}, id=10),
+        Q("block_resize", {"size": 1}, id=11),
+        Q("blockdev-add", {"driver": "null-co", "node-name": "x", "size": True}, id=12),
+        Q("blockdev-add", {"driver": "null-co", "node-name": ""}, id=13),
+        Q("blockdev-add", {"driver": "null-co"}, id=14),
+        Q("blockdev-add", {"driver": "null-co", "node-name": "n" * 31}, id=15),
+        Q("blockdev-add", {"driver": "null-co", "node-name": "m" * 32}, id=16),
+        Q("blockdev-add", {"driver": "null-co", "node-name": "a-b_c.d"}, id=17),
+        Q("blockdev-add", {"driver": "null-co", "node-name": "a+b"}, id=18),
+        Q("blockdev-add", {"driver": "null-co", "node-name": "#block1"}, id=19),
+        Q("blockdev-add", {"driver": "null-co", "node-name": "Z9"}, id=20),
+        Q("blockdev-add", {"driver": "null-co", "node-name": "_a"}, id=21),
+        Q("blockdev-add", {"driver": "raw", "node-name": "x", "file": "x", "offset": "1"}, id=22),
+        Q("query-named-block-nodes", {"flat": True}, transform=[{"kind": "select", "keys": ["node-name"]}]),
+    ])
+
+
 def main(argv):
     force = set(argv[argv.index("--force") + 1:]) if "--force" in argv else set()
     os.makedirs(OUT, exist_ok=True)

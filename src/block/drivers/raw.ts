@@ -2,6 +2,7 @@
 import { QmpError } from '../../qmp/error.js';
 import type { BlockDriver, ChildIo, DriverInstance, DriverOpenContext } from './driver.js';
 import { registerDriver } from './registry.js';
+import { checkSizeOptions, optU64 } from './runtime-opts.js';
 
 class RawInstance implements DriverInstance {
   constructor(
@@ -60,18 +61,27 @@ export const rawDriver: BlockDriver = {
   supportsBacking: false,
   async open(ctx: DriverOpenContext): Promise<DriverInstance> {
     const file = ctx.file!;
-    const offset = Number(ctx.options.offset ?? 0);
-    const size = ctx.options.size === undefined ? undefined : Number(ctx.options.size);
-    const real = file.length();
-    if (offset < 0) throw QmpError.generic('offset cannot be negative');
-    if (size !== undefined && size < 0) throw QmpError.generic('size cannot be negative');
-    if (offset > real || (size !== undefined && offset + size > real)) {
+    // raw_read_options (the file child is open already: bdrv_open_inherit opens it first)
+    checkSizeOptions(ctx.options, ['offset', 'size']);
+    const offset = optU64(ctx.options, 'offset', 0n);
+    const hasSize = ctx.options.size !== undefined;
+    const size = optU64(ctx.options, 'size', 0n);
+    const real = BigInt(file.length());
+    // raw_apply_options, in its order and with its texts
+    if (offset > real) {
       throw QmpError.generic(
-        `The sum of offset (${offset}) and size (${size ?? 0}) has to be smaller or equal to the ` +
+        `Offset (${offset}) cannot be greater than size of the containing file (${real})`,
+      );
+    }
+    if (hasSize && real - offset < size) {
+      throw QmpError.generic(
+        `The sum of offset (${offset}) and size (${size}) has to be smaller or equal to the ` +
           ` actual size of the containing file (${real})`,
       );
     }
-    return new RawInstance(file, offset, size);
+    // a window that is not whole sectors would round up past its end
+    if (hasSize && size % 512n !== 0n) throw QmpError.generic('Specified size is not multiple of 512');
+    return new RawInstance(file, Number(offset), hasSize ? Number(size) : undefined);
   },
 };
 

@@ -8,6 +8,7 @@ import type { BlockDriver, DriverInstance, DriverOpenContext } from '../driver.j
 import { readBitmapDirectory } from './bitmaps.js';
 import { Qcow2Image } from './image.js';
 import { Qcow2Instance } from './instance.js';
+import { checkQcow2Options } from './runtime-options.js';
 
 export const qcow2: BlockDriver = {
   name: 'qcow2',
@@ -21,6 +22,8 @@ export const qcow2: BlockDriver = {
       readOnly: ctx.readOnly,
       log: ctx.log,
     });
+    // QEMU parses the runtime options once the header and tables are read, before the bitmaps
+    checkQcow2Options(ctx.options, img);
     await readBitmapDirectory(img);
     return new Qcow2Instance(img);
   },
