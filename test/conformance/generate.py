@@ -2884,8 +2884,18 @@ scenario(
     "nbd-server-start with an unknown fd name, an over-long unix path, tls-authz without "
     "tls-creds, a bad max-connections, a stale socket file, an abstract unix socket; the "
     "socket file after nbd-server-stop.",
-    setup=["touch nbd.sock"], tags=["nbd", "errors"],
+    setup=["touch nbd.sock", "touch stale.sock"], tags=["nbd", "errors"],
     steps=[
+        Q("nbd-server-start", {"addr": {"type": "unix", "data": {"path": "nodir/x.sock"}},
+                               "tls-creds": "nosuch"}, id=20),
+        Q("nbd-server-start", {"addr": {"type": "unix", "data": {"path": "stale.sock"}},
+                               "tls-creds": "nosuch"}, id=21),
+        SH("ls stale.sock 2>&1; true"),
+        Q("nbd-server-start", {"addr": {"type": "unix", "data": {"path": "a" * 108, "abstract": True}}}, id=22),
+        Q("nbd-server-start", {"addr": {"type": "unix", "data": {"path": "q" * 108}}}, id=23),
+        SH("ls q* 2>&1 | cut -c1-20; true"),
+        Q("nbd-server-stop", id=24),
+        SH("ls q* 2>&1 | cut -c1-20; true"),
         Q("nbd-server-start", {"addr": {"type": "fd", "data": {"str": "nosuch"}}}, id=1),
         Q("nbd-server-start", {"addr": {"type": "unix", "data": {"path": "p" * 120}}}, id=2),
         Q("nbd-server-start", {"addr": {"type": "unix", "data": {"path": "nbd.sock"}},
@@ -2896,6 +2906,8 @@ scenario(
                                "max-connections": 4294967296}, id=5),
         Q("nbd-server-start", {"addr": {"type": "unix", "data": {"path": "nbd.sock"}},
                                "max-connections": 0}, id=6),
+        Q("nbd-server-start", {"addr": {"type": "fd", "data": {"str": "nosuch"}}}, id=25),
+        Q("nbd-server-start", {"addr": {"type": "unix", "data": {"path": "p" * 120}}}, id=26),
         SH("test -S nbd.sock && echo socket"),
         Q("nbd-server-stop", id=7),
         SH("ls nbd.sock 2>&1; true"),
@@ -2930,21 +2942,6 @@ scenario(
         EVENTS("BLOCK_EXPORT_DELETED", "BLOCK_EXPORT_DELETED", "BLOCK_EXPORT_DELETED"),
         BITMAPS(),
     ])
-
-scenario(
-    "nbd-export-del-pipelined",
-    "block-export-del hard with a client connected, followed in the same write by "
-    "query-block-exports and a second block-export-del.",
-    setup=[mk()], args=[qcow(), NBD, EXPORT(writable=False)], tags=["nbd", "export", "events"],
-    steps=[
-        BGCLIENT(),
-        RAW('{"execute":"block-export-del","arguments":{"id":"exp0","mode":"hard"},"id":1}\n'
-            '{"execute":"query-block-exports","id":2}\n'
-            '{"execute":"block-export-del","arguments":{"id":"exp0","mode":"hard"},"id":3}\n', n=3),
-        EXPORTS(),
-    ])
-
-
 
 scenario(
     "tx-same-node-action-kinds",
@@ -3290,6 +3287,123 @@ scenario(
         Q("query-named-block-nodes", {"flat": True}, transform=[{"kind": "select", "keys": ["node-name"]}]),
     ])
 
+
+scenario(
+    "sync-snapshot-file-prefixes",
+    "snapshot-file read as QEMU reads a filename string: 'file:' is stripped (the node and the "
+    "file have the bare name), other prefixes before any '/' name a protocol (unknown: refused, "
+    "without image creation: refused after the format checks), a ':' after a '/' is a plain name; "
+    "in absolute-paths and existing modes.",
+    setup=[mk(), mk("b.qcow2"), mk("ok2.qcow2"), mk("c.qcow2")],
+    args=EXPORTED_BASE + [qcow("b"), EXPORT("b", "exp1"), qcow("c"), EXPORT("c", "exp2")],
+    tags=["snapshot", "paths"],
+    steps=[
+        SNAP("base", "foo:s1.qcow2", "s1", id=1),
+        SNAP("base", "FILE:s1.qcow2", "s1", id=2),
+        SNAP("base", ":s1.qcow2", "s1", id=3),
+        SNAP("base", "json:{\"driver\": \"file\", \"filename\": \"j.qcow2\"}", "s1", id=4),
+        SNAP("base", "null-co:x", "s1", id=5),
+        SNAP("base", "fat:x", "s1", id=6),
+        SNAP("base", "http:x", "s1", id=7),
+        SNAP("base", "foo:s1.qcow2", "s1", id=8, format="nosuch"),
+        SNAP("base", "foo:s1.qcow2", "s1", id=9, format="null-co"),
+        SNAP("base", "null-co:x", "s1", id=10, format="null-co"),
+        SNAP("base", "null-co:x", "s1", id=11, format="vdi"),
+        SNAP("base", "file:s1.qcow2", "s1", id=12, format="vdi"),
+        SNAP("base", "file:nodir/s1.qcow2", "s1", id=13),
+        SNAP("base", "file:", "s1", id=14),
+        SNAP("base", "file:s1.qcow2", "s1", id=15),
+        LS(),
+        SNAP("b", "foo:ok2.qcow2", "sb", id=16, mode="existing"),
+        SNAP("b", "file:", "sb", id=17, mode="existing"),
+        SNAP("b", "file:ok2.qcow2", "sb", id=18, mode="existing"),
+        SNAP("c", "./a:b.qcow2", "sc", id=19),
+        NODES(),
+        EXPORTS(),
+        SH("ls -1; true"),
+        INFO("s1.qcow2"),
+    ])
+
+scenario(
+    "sync-raw-offset-base",
+    "A snapshot of a raw node with offset and size: the overlay's size and the backing name it "
+    "records.",
+    setup=[mk("base.img", "4M", "raw")],
+    args=[["blockdev", {"driver": "raw", "node-name": "base", "offset": 1048576, "size": 2097152,
+                        "file": {"driver": "file", "filename": "base.img"}}], NBD, EXPORT()],
+    tags=["snapshot", "raw"],
+    steps=[
+        SNAP("base", "s1.qcow2", "s1", id=1),
+        NODES(),
+        INFO("s1.qcow2"),
+    ])
+
+
+scenario(
+    "nbd-export-child-nodes",
+    "Exports of a format node's file child (writable: refused by the permission system; "
+    "read-only: serves the image file) and of a backing node after a snapshot.",
+    setup=[mk()], tags=["nbd", "export", "permissions"],
+    args=[["blockdev", {"driver": "qcow2", "node-name": "base",
+                        "file": {"driver": "file", "node-name": "bf", "filename": "base.qcow2"}}],
+          NBD, EXPORT()],
+    steps=[
+        Q("block-export-add", {"type": "nbd", "id": "e1", "node-name": "bf", "writable": True}, id=1),
+        Q("block-export-add", {"type": "nbd", "id": "e1", "node-name": "bf"}, id=2),
+        NBDIO(["read -q -P 0x51 0 1"], name="bf", ro=True),
+        SNAP("base", "s1.qcow2", "s1", id=3),
+        EXPORTS(),
+        Q("block-export-add", {"type": "nbd", "id": "e2", "node-name": "base", "name": "b2",
+                               "writable": True}, id=4),
+        Q("block-export-add", {"type": "nbd", "id": "e2", "node-name": "base", "name": "b2"}, id=5),
+        Q("blockdev-del", {"node-name": "bf"}, id=6),
+        Q("block-export-del", {"id": "exp0"}, id=7),
+        EVENTS("BLOCK_EXPORT_DELETED"),
+        EXPORTS(),
+        Q("blockdev-del", {"node-name": "s1"}, id=8),
+        GRAPH(),
+    ])
+
+
+
+scenario(
+    "blockdev-add-file-options",
+    "file driver options: an empty filename, aio=native without cache.direct (own or inherited "
+    "from the format node) checked before the file is opened, io_uring/threads, locking, "
+    "aio-max-batch, drop-cache, an unknown pr-manager; null-co sizes that are not whole sectors "
+    "and detect-zeroes=on; the accepted nodes as queried.",
+    setup=[mk(), mk("b.qcow2"), mk("raw.img", "1M", "raw")],
+    tags=["blockdev", "file", "options"],
+    steps=[
+        Q("blockdev-add", {"driver": "file", "node-name": "f1", "filename": "raw.img", "aio": "native"}, id=1),
+        Q("blockdev-add", {"driver": "file", "node-name": "f1", "filename": "missing.img", "aio": "native"}, id=2),
+        Q("blockdev-add", {"driver": "file", "node-name": "f1", "filename": "", "aio": "native"}, id=3),
+        Q("blockdev-add", {"driver": "file", "node-name": "f1", "filename": ""}, id=4),
+        Q("blockdev-add", {"driver": "file", "node-name": "f1", "filename": "."}, id=5),
+        Q("blockdev-add", {"driver": "file", "node-name": "f1", "filename": "raw.img", "pr-manager": "x"}, id=6),
+        Q("blockdev-add", {"driver": "file", "node-name": "f1", "filename": "raw.img", "aio": "native",
+                           "pr-manager": "x"}, id=7),
+        Q("blockdev-add", {"driver": "file", "node-name": "f1", "filename": "raw.img", "aio": "native",
+                           "cache": {"direct": True}}, id=8),
+        Q("blockdev-add", {"driver": "file", "node-name": "f2", "filename": "raw.img", "aio": "io_uring",
+                           "locking": "off"}, id=9),
+        Q("blockdev-add", {"driver": "file", "node-name": "f3", "filename": "raw.img", "aio": "threads",
+                           "locking": "on", "aio-max-batch": 0, "drop-cache": False}, id=10),
+        Q("blockdev-add", {"driver": "qcow2", "node-name": "q1", "file": {"driver": "file", "filename": "base.qcow2",
+                                                                          "aio": "native"}}, id=11),
+        Q("blockdev-add", {"driver": "qcow2", "node-name": "q1", "cache": {"direct": True},
+                           "file": {"driver": "file", "filename": "base.qcow2", "aio": "native"}}, id=12,
+          note="cache.direct is inherited by the file child"),
+        Q("blockdev-add", {"driver": "qcow2", "node-name": "q2", "cache": {"direct": True},
+                           "file": {"driver": "file", "filename": "b.qcow2", "aio": "native",
+                                    "cache": {"direct": False}}}, id=13),
+        Q("blockdev-add", {"driver": "null-co", "node-name": "n1", "size": 1000}, id=14),
+        Q("blockdev-add", {"driver": "null-co", "node-name": "n2", "size": 0}, id=15),
+        Q("blockdev-add", {"driver": "null-co", "node-name": "n3", "size": 513, "detect-zeroes": "on",
+                           "read-zeroes": True}, id=16),
+        Q("query-named-block-nodes", {"flat": True},
+          transform=[{"kind": "select", "keys": ["node-name", "drv", "ro", "image", "detect_zeroes", "cache"]}]),
+    ])
 
 def main(argv):
     force = set(argv[argv.index("--force") + 1:]) if "--force" in argv else set()

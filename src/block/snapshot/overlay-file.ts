@@ -14,6 +14,7 @@ import { describeErrno } from '../../util/errno.js';
 import type { BlockGraph } from '../graph.js';
 import { BlockNode } from '../node.js';
 import { HostFileIo } from '../host-file-io.js';
+import { parseProtocolFilename, unsupportedProtocol } from '../protocol-filename.js';
 import { formatQcow2 } from '../drivers/qcow2/create.js';
 import type { OpenedHostFile } from '../drivers/driver.js';
 
@@ -72,6 +73,7 @@ const KNOWN_FORMATS: Record<string, Creation> = {
 const CREATABLE = new Set(['qcow2']);
 
 export interface OverlayFileRequest {
+  /** snapshot-file as given (a 'file:' prefix included) */
   path: string;
   format: string;
   size: number;
@@ -134,14 +136,21 @@ export class OverlayFile {
   }
 }
 
-export function checkOverlayFormat(format: string, backingFormat: string): void {
+/** bdrv_img_create()'s checks, in its order; returns the file's path (without a 'file:' prefix). */
+export function checkOverlayFormat(format: string, backingFormat: string, snapshotFile: string): string {
   const creation = Object.hasOwn(KNOWN_FORMATS, format) ? KNOWN_FORMATS[format] : undefined;
   if (creation === undefined) throw QmpError.generic(`Unknown file format '${format}'`);
+  const protocol = parseProtocolFilename(snapshotFile);
   if (creation === 'none') throw QmpError.generic(`Format driver '${format}' does not support image creation`);
+  if (protocol.create === 'none') {
+    throw QmpError.generic(`Protocol driver '${protocol.driver}' does not support image creation`);
+  }
   if (creation === 'plain') throw QmpError.generic(`Backing file not supported for file format '${format}'`);
   // vmdk's create opens the backing image first and accepts only a vmdk one
   if (format === 'vmdk' && backingFormat !== 'vmdk') throw QmpError.generic('backing_file must be a vmdk image');
   if (!CREATABLE.has(format)) throw QmpError.generic(`Creating '${format}' images is not supported by qmpd`);
+  if (protocol.create !== 'file') throw unsupportedProtocol(protocol);
+  return protocol.filename;
 }
 
 /** Which open node, if any, has this file open (matched by device and inode). */
@@ -167,21 +176,21 @@ async function createExclusive(path: string, couldNot: (err: unknown) => QmpErro
 }
 
 export async function createOverlayFile(graph: BlockGraph, req: OverlayFileRequest): Promise<OverlayFile> {
-  checkOverlayFormat(req.format, req.backingFormat);
-  // bdrv_img_create()'s own checks of the backing name
+  const path = checkOverlayFormat(req.format, req.backingFormat, req.path);
+  // bdrv_img_create()'s own checks of the backing name (on the name as given, prefix included)
   if (req.path === req.backingFile) {
     throw QmpError.generic('Error: Trying to create an image with the same filename as the backing file');
   }
   if (req.backingFile === '') throw QmpError.generic('Expected backing file name, got empty string');
   const couldNot = (err: unknown) =>
-    QmpError.generic(`Could not create '${req.path}': ${describeErrno(err)}`, { cause: err });
+    QmpError.generic(`Could not create '${path}': ${describeErrno(err)}`, { cause: err });
   // the usual case, a new name, costs one open; an existing file is checked, then replaced at commit
-  let hostPath = req.path;
+  let hostPath = path;
   let handle = await createExclusive(hostPath, couldNot);
   if (!handle) {
     let st;
     try {
-      st = await stat(req.path);
+      st = await stat(path);
     } catch (err) {
       // gone again, or a dangling symlink: report what the create met
       throw couldNot((err as NodeJS.ErrnoException).code === 'ENOENT' ? eexist() : err);
@@ -189,15 +198,15 @@ export async function createOverlayFile(graph: BlockGraph, req: OverlayFileReque
     if (st.isDirectory()) throw couldNot(Object.assign(new Error('EISDIR'), { code: 'EISDIR' }));
     const user = await nodeUsingFile(graph, `${st.dev}:${st.ino}`);
     if (user !== undefined) {
-      throw QmpError.generic(`Could not create '${req.path}': the image is in use by node '${user}'`);
+      throw QmpError.generic(`Could not create '${path}': the image is in use by node '${user}'`);
     }
-    hostPath = join(dirname(req.path), `.${basename(req.path)}.qmpd-${randomBytes(4).toString('hex')}`);
+    hostPath = join(dirname(path), `.${basename(path)}.qmpd-${randomBytes(4).toString('hex')}`);
     handle = await createExclusive(hostPath, couldNot);
     if (!handle) throw couldNot(eexist());
   }
-  const file = new OverlayFile(req.path, hostPath);
+  const file = new OverlayFile(path, hostPath);
   try {
-    const written = await formatQcow2(new HostFileIo(req.path, handle, 0), {
+    const written = await formatQcow2(new HostFileIo(path, handle, 0), {
       size: req.size,
       backingFile: req.backingFile,
       backingFormat: req.backingFormat,
