@@ -39,7 +39,7 @@ export async function applyOption(state: StartupState, opt: ParsedOption): Promi
       return;
     case 'nbd-server': {
       const o = parseOptionArgument('NbdServerOptions', value) as unknown as NbdServerOptions;
-      await state.daemon.exports.startNbd(fromSocketAddress(o.addr), o['max-connections'], o['tls-creds']);
+      await state.daemon.exports.startNbd(() => fromSocketAddress(o.addr), o['max-connections'], o['tls-creds']);
       return;
     }
     case 'export':

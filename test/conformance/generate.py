@@ -3405,6 +3405,27 @@ scenario(
           transform=[{"kind": "select", "keys": ["node-name", "drv", "ro", "image", "detect_zeroes", "cache"]}]),
     ])
 
+scenario(
+    "tx-backup-action-args",
+    "Backup action kinds in a transaction, with argument errors only: missing members, unknown "
+    "devices and targets, bad sync modes, grouped completion; nothing starts.",
+    setup=[mk()], args=EXPORTED_BASE, tags=["transaction", "validation", "backup"],
+    steps=[
+        TX([act("drive-backup", device="base")], id=1),
+        TX([act("drive-backup", device="nosuch", target="t.qcow2", sync="full")], id=2),
+        TX([act("blockdev-backup", device="base", target="nosuch", sync="full")], id=3),
+        TX([act("blockdev-backup", device="nosuch", target="base", sync="full")], id=4),
+        TX([act("blockdev-backup", device="base", target="base", sync="nosuch")], id=5),
+        TX([act("blockdev-backup", device="nosuch", target="base", sync="full")],
+           props={"completion-mode": "grouped"}, id=6),
+        TX([sync_action("base", "s1.qcow2", "s1"), act("blockdev-backup", device="base", target="nosuch",
+                                                       sync="full")], id=7),
+        Q("query-jobs", id=8),
+        LS(),
+        EXPORTS(),
+    ])
+
+
 def main(argv):
     force = set(argv[argv.index("--force") + 1:]) if "--force" in argv else set()
     os.makedirs(OUT, exist_ok=True)

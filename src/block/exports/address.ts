@@ -15,10 +15,26 @@ function inet(host: string, port: string): NbdListenAddress {
   return { kind: 'tcp', host, port: n };
 }
 
+/** sizeof(struct sockaddr_un.sun_path) */
+const SUN_PATH_MAX = 108;
+
+/**
+ * unix_listen_saddr()'s length check, made when the listener opens (after
+ * "NBD server already running"): the path need not be NUL-terminated, an
+ * abstract name leaves room for the leading NUL.
+ */
+export function checkListenPath(a: NbdListenAddress): void {
+  if (a.kind !== 'unix') return;
+  const len = Buffer.byteLength(a.path);
+  if (len > SUN_PATH_MAX || (a.abstract === true && len > SUN_PATH_MAX - 1)) {
+    throw QmpError.generic(`UNIX socket path '${a.path}' is too long`);
+  }
+}
+
 export function fromSocketAddress(a: SocketAddress): NbdListenAddress {
   switch (a.type) {
     case 'unix':
-      return { kind: 'unix', path: a.path };
+      return { kind: 'unix', path: a.path, abstract: a.abstract ?? false };
     case 'inet':
       return inet(a.host, a.port);
     case 'fd':
@@ -31,7 +47,7 @@ export function fromSocketAddress(a: SocketAddress): NbdListenAddress {
 export function fromLegacyAddress(a: SocketAddressLegacy): NbdListenAddress {
   switch (a.type) {
     case 'unix':
-      return { kind: 'unix', path: a.data.path };
+      return { kind: 'unix', path: a.data.path, abstract: a.data.abstract ?? false };
     case 'inet':
       return inet(a.data.host, a.data.port);
     case 'fd':

@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { EventBus } from '../../qmp/events.js';
 import { BlockBackend } from '../backend.js';
-import { CHECK_ALLOW_RO, checkBitmap } from '../bitmap-ops.js';
+import { CHECK_ALLOW_RO, checkBitmap, lookupBitmap, type BitmapRef } from '../bitmap-ops.js';
 import type { DirtyBitmap } from '../bitmap.js';
 import { GraphChange } from '../graph-change.js';
 import { isWellFormedId, type BlockGraph } from '../graph.js';
@@ -18,6 +18,7 @@ import { closeUnused } from '../lifecycle.js';
 import type { BlockNode } from '../node.js';
 import { refreshPerms } from '../perm-refresh.js';
 import { PERM_ALL, PERM_CONSISTENT_READ, PERM_RESIZE, PERM_WRITE } from '../permissions.js';
+import { checkListenPath } from './address.js';
 import { GraphNbdBackend } from './nbd-backend.js';
 import { NbdServer, type NbdListenAddress } from './nbd/index.js';
 
@@ -34,7 +35,7 @@ export interface ExportOptions {
   'fixed-iothread'?: boolean;
   name?: string;
   description?: string;
-  bitmaps?: string[];
+  bitmaps?: BitmapRef[];
   'allocation-depth'?: boolean;
 }
 
@@ -78,14 +79,27 @@ export class ExportManager {
     return [...this.exports.values()].reverse();
   }
 
-  async startNbd(address: NbdListenAddress, maxConnections: number | undefined, tlsCreds?: string): Promise<void> {
+  /**
+   * nbd-server-start. The address is resolved only after the "already running"
+   * check, as QEMU looks at it only when it opens the listener.
+   */
+  async startNbd(resolveAddress: () => NbdListenAddress, maxConnections: number | undefined, tlsCreds?: string): Promise<void> {
     if (this.nbd) throw QmpError.generic('NBD server already running');
-    if (tlsCreds !== undefined) throw QmpError.generic(`No TLS credentials with id '${tlsCreds}'`);
+    const address = resolveAddress();
+    checkListenPath(address);
+    let server: NbdServer;
     try {
-      this.nbd = await NbdServer.start({ address, maxConnections, log: this.log.child({ component: 'nbd' }) });
+      server = await NbdServer.start({ address, maxConnections, log: this.log.child({ component: 'nbd' }) });
     } catch (err) {
       throw QmpError.generic(bindError(address, err), { cause: err });
     }
+    // QEMU opens the listener before it looks the credentials up, so a bind error wins and a
+    // stale socket file is gone either way (the failed server unlinks its own)
+    if (tlsCreds !== undefined) {
+      await server.close();
+      throw QmpError.generic(`No TLS credentials with id '${tlsCreds}'`);
+    }
+    this.nbd = server;
   }
 
   /** nbd-server-stop: every NBD export goes (announced before the reply), then the listener. */
@@ -115,13 +129,19 @@ export class ExportManager {
         throw QmpError.generic(`description '${o.description}' too long`);
       }
       if (this.nbd.hasExport(name)) throw QmpError.generic(`NBD server already has export named '${name}'`);
-      const bitmaps = (o.bitmaps ?? []).map((b) => findExportBitmap(node, b, writable));
+      const bitmaps = (o.bitmaps ?? []).map((b) => findExportBitmap(this.graph, node, b, writable));
 
       // An export does not let anyone resize its node while it runs.
       const bb = new BlockBackend('', PERM_CONSISTENT_READ | (writable ? PERM_WRITE : 0), PERM_ALL & ~PERM_RESIZE);
       const change = new GraphChange();
-      change.link(bb.attach(node));
+      const edge = bb.attach(node);
+      // blk_exp_add() attaches sharing everything and nbd_export_create() only then stops
+      // sharing resize, so a conflict over write is reported before one over resize
+      edge.shared = PERM_ALL;
+      change.link(edge);
       try {
+        refreshPerms(change, this.graph.locks, [node]);
+        change.setPerms(edge, edge.perm, bb.shared);
         refreshPerms(change, this.graph.locks, [node]);
       } catch (err) {
         change.abort();
@@ -146,12 +166,6 @@ export class ExportManager {
     const exp = this.exports.get(id);
     if (!exp) throw QmpError.generic(`Export '${id}' is not found`);
     return exp;
-  }
-
-  /** nbd-server-remove looks exports up by their NBD name. */
-  findByNbdName(name: string): BlockExport {
-    for (const exp of this.exports.values()) if (exp.nbdName === name) return exp;
-    throw QmpError.generic(`Export '${name}' is not found`);
   }
 
   /**
@@ -204,16 +218,26 @@ function bindError(address: NbdListenAddress, err: unknown): string {
   return `Failed to find an available port: ${describeErrno(err)}`;
 }
 
-/** A bitmap on the node or anywhere down its backing chain (as QEMU searches). */
-function findExportBitmap(node: BlockNode, name: string, writable: boolean): DirtyBitmap {
+/**
+ * An export's bitmap as nbd_export_create() finds it: a plain name is looked
+ * for on the node and down its backing chain, and an enabled one is refused
+ * for a read-only export of a writable node; {node, name} names any node's
+ * bitmap and skips that check (QEMU only makes it for the plain form).
+ */
+function findExportBitmap(graph: BlockGraph, node: BlockNode, ref: BitmapRef, writable: boolean): DirtyBitmap {
+  if (typeof ref !== 'string') {
+    const { bitmap } = lookupBitmap(graph, ref.node, ref.name);
+    checkBitmap(bitmap, CHECK_ALLOW_RO);
+    return bitmap;
+  }
   for (let n: BlockNode | undefined = node; n; n = n.backing?.child) {
-    const b = n.bitmaps.find((x) => x.name === name);
+    const b = n.bitmaps.find((x) => x.name === ref);
     if (!b) continue;
-    checkBitmap(b, CHECK_ALLOW_RO);
     if (!writable && !n.readOnly && b.recording) {
-      throw QmpError.generic(`Enabled bitmap '${name}' incompatible with readonly export`);
+      throw QmpError.generic(`Enabled bitmap '${ref}' incompatible with readonly export`);
     }
+    checkBitmap(b, CHECK_ALLOW_RO);
     return b;
   }
-  throw QmpError.generic(`Bitmap '${name}' is not found`);
+  throw QmpError.generic(`Bitmap '${ref}' is not found`);
 }

@@ -47,7 +47,9 @@ export class GraphNbdBackend implements NbdExportBackend {
     this.writethrough = opts.writethrough;
     this.allocationDepthEnabled = opts.allocationDepth;
     this.bitmaps = opts.bitmaps.map((b) => b.name);
-    this.bitmapByName = new Map(opts.bitmaps.map((b) => [b.name, b]));
+    // a client selects a context by name and gets the first bitmap of that name, as in QEMU
+    this.bitmapByName = new Map();
+    for (const b of opts.bitmaps) if (!this.bitmapByName.has(b.name)) this.bitmapByName.set(b.name, b);
     this.fixedSize = bb.length();
   }
 

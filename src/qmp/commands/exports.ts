@@ -6,7 +6,7 @@ import type { CommandRegistry } from '../registry.js';
 
 export function registerExportCommands(registry: CommandRegistry, graph: BlockGraph, exports: ExportManager): void {
   registry.register('nbd-server-start', (args) =>
-    exports.startNbd(fromLegacyAddress(args.addr), args['max-connections'], args['tls-creds']),
+    exports.startNbd(() => fromLegacyAddress(args.addr), args['max-connections'], args['tls-creds']),
   );
   registry.register('nbd-server-stop', () => exports.stopNbd());
   registry.register('block-export-add', async (args) => {
@@ -26,9 +26,11 @@ export function registerExportCommands(registry: CommandRegistry, graph: BlockGr
       'node-name': node.nodeName,
       name,
       description: args.description,
-      writable: args.writable,
+      // unlike block-export-add, the legacy command quietly exports a read-only node read-only
+      writable: node.readOnly ? false : args.writable,
       bitmaps: args.bitmap !== undefined ? [args.bitmap] : undefined,
     });
   });
-  registry.register('nbd-server-remove', (args) => exports.remove(exports.findByNbdName(args.name), args.mode ?? 'safe'));
+  // QEMU's nbd-server-remove takes an export id (nbd-server-add makes id and NBD name equal)
+  registry.register('nbd-server-remove', (args) => exports.remove(exports.find(args.name), args.mode ?? 'safe'));
 }

@@ -20,7 +20,10 @@ import { NbdConnection, type ConnectionHost } from './connection.js';
 import { DEFAULT_MAX_CONNECTIONS, HANDSHAKE_MAX_SECONDS, MAX_WAITING_CONNECTIONS } from './constants.js';
 import { ExportTable } from './export-table.js';
 
-export type NbdListenAddress = { kind: 'unix'; path: string } | { kind: 'tcp'; host: string; port: number };
+/** A unix address may be abstract (Linux): no file, the name padded by nothing (QEMU's tight=on). */
+export type NbdListenAddress =
+  | { kind: 'unix'; path: string; abstract?: boolean }
+  | { kind: 'tcp'; host: string; port: number };
 
 export interface NbdServerOptions {
   address: NbdListenAddress;
@@ -68,14 +71,15 @@ export class NbdServer implements ConnectionHost {
     const nbd = new NbdServer(server, opts.address, opts);
     server.on('connection', (s) => nbd.accept(s));
     const a = opts.address;
-    if (a.kind === 'unix') removeSocketFile(a.path);
+    if (a.kind === 'unix' && !a.abstract) removeSocketFile(a.path);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       const done = (): void => {
         server.off('error', reject);
         resolve();
       };
-      if (a.kind === 'unix') server.listen(a.path, done);
+      // node names an abstract socket by a leading NUL
+      if (a.kind === 'unix') server.listen(a.abstract ? `\0${a.path}` : a.path, done);
       else server.listen(a.port, a.host, done);
     });
     server.on('error', (err) => nbd.log.error({ err }, 'NBD server socket error'));
@@ -131,7 +135,8 @@ export class NbdServer implements ConnectionHost {
     for (const c of [...this.active]) c.destroy();
     await Promise.all([listenerClosed, this.allClosed()]);
     for (const entry of [...this.table.all()]) this.table.delete(entry);
-    if (this.listenAddress.kind === 'unix') removeSocketFile(this.listenAddress.path);
+    const a = this.listenAddress;
+    if (a.kind === 'unix' && !a.abstract) removeSocketFile(a.path);
   }
 
   private allClosed(): Promise<void> {
