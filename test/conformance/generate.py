@@ -3426,6 +3426,119 @@ scenario(
     ])
 
 
+scenario(
+    "nbd-export-cli-options",
+    "--nbd-server with max-connections and --export with description, allocation-depth and a "
+    "persistent bitmap of the image (bitmaps.0); query and client views.",
+    setup=[mk("base.qcow2", "4M"), "qemu-img bitmap --add base.qcow2 pb",
+           "qemu-io -f qcow2 -c 'write -q -P 0x11 0 64k' base.qcow2"],
+    args=[qcow(), ["nbd-server", "addr.type=unix,addr.path=nbd.sock,max-connections=2"],
+          ["export", "type=nbd,id=e1,node-name=base,name=disk,description=a b,writable=on,"
+                     "allocation-depth=on,bitmaps.0=pb,writethrough=on"]],
+    tags=["nbd", "export", "cli", "bitmap"],
+    steps=[
+        EXPORTS(),
+        BITMAPS(),
+        SH("nbdinfo --json 'nbd+unix:///disk?socket=nbd.sock' | grep -E -A5 'description|contexts|multi_conn'"),
+        NBDIO(["write -q -P 0x22 1M 64k"], name="disk"),
+        SH("nbdinfo --map=qemu:dirty-bitmap:pb 'nbd+unix:///disk?socket=nbd.sock'"),
+        Q("block-dirty-bitmap-remove", {"node": "base", "name": "pb"}, id=1),
+        Q("block-export-add", {"type": "nbd", "id": "e2", "node-name": "base", "name": "ro",
+                               "bitmaps": ["pb"]}, id=2),
+        QUIT()[0], EVENTS("BLOCK_EXPORT_DELETED"), QUIT()[1],
+        SH("qemu-img info --output=json base.qcow2 | grep -A8 bitmaps | grep -E 'name|flags' -A2"),
+    ])
+
+scenario(
+    "nbd-export-cli-iothread",
+    "block-export-add naming an iothread given with --object: accepted with and without "
+    "fixed-iothread, an unknown one refused (no I/O or removal: QEMU 7.2 stops answering "
+    "after those with an iothread export).",
+    setup=[mk()], args=[["object", "iothread,id=io0"], qcow(), NBD], tags=["nbd", "export", "iothread"],
+    steps=[
+        Q("block-export-add", {"type": "nbd", "id": "e0", "node-name": "base", "iothread": "io1",
+                               "fixed-iothread": True}, id=1),
+        Q("block-export-add", {"type": "nbd", "id": "e1", "node-name": "base", "iothread": "io0"}, id=2),
+        Q("block-export-add", {"type": "nbd", "id": "e2", "node-name": "base", "name": "b2",
+                               "iothread": "io0", "fixed-iothread": True}, id=3),
+        EXPORTS(),
+    ])
+
+
+
+scenario(
+    "nbd-export-list-order",
+    "The order of NBD_OPT_LIST answers and query-block-exports after adds and removals; "
+    "names with spaces, slashes and non-ASCII text; a description on a legacy export.",
+    setup=[mk()], args=[qcow(), NBD], tags=["nbd", "export", "query"],
+    steps=[
+        Q("block-export-add", {"type": "nbd", "id": "e1", "node-name": "base", "name": "b"}, id=1),
+        Q("block-export-add", {"type": "nbd", "id": "e2", "node-name": "base", "name": "a"}, id=2),
+        Q("nbd-server-add", {"device": "base", "name": "c2", "description": "caf\u00e9"}, id=3),
+        Q("block-export-add", {"type": "nbd", "id": "e3", "node-name": "base", "name": "a b/c?d"}, id=4),
+        Q("block-export-add", {"type": "nbd", "id": "e5", "node-name": "base", "name": "\u00e9t\u00e9"}, id=5),
+        Q("block-export-del", {"id": "e2"}, id=6),
+        EVENTS("BLOCK_EXPORT_DELETED"),
+        Q("block-export-add", {"type": "nbd", "id": "e4", "node-name": "base", "name": "a"}, id=7),
+        EXPORTS(),
+        SH("nbdinfo --list --json 'nbd+unix://?socket=nbd.sock' | grep -E 'export-name|description'"),
+        Q("nbd-server-stop", id=8),
+        EVENTS(*["BLOCK_EXPORT_DELETED"] * 5),
+    ])
+
+
+
+scenario(
+    "blockdev-add-backing-refs",
+    "Backing and data-file references: failures opening or looking up the backing node carry "
+    "'Could not open backing file: ' (inline, by name, from the image header), attaching the node "
+    "to itself is a cycle without it; \"\" means null; data-file is opened, then refused for an "
+    "image without an external data file; duplicate names are found before the backing opens.",
+    setup=[mk(), mk("b.qcow2"), mk("raw.img", "1M", "raw"),
+           "qemu-img create -q -f qcow2 -u -b gone.qcow2 -F qcow2 orphan.qcow2 1M",
+           "qemu-img create -q -f qcow2 -u -b raw.img -F qcow2 badfmt.qcow2 1M",
+           "qemu-img create -q -f qcow2 -b base.qcow2 -F qcow2 top.qcow2"],
+    tags=["blockdev", "backing", "errors"],
+    steps=[
+        Q("blockdev-add", qcow("q", "base.qcow2", backing={"driver": "qcow2", "file": {
+            "driver": "file", "filename": "missing.qcow2"}})[1], id=1),
+        Q("blockdev-add", qcow("q", "base.qcow2", backing={"driver": "qcow2", "file": {
+            "driver": "file", "filename": "b.qcow2"}, "l2-cache-entry-size": 1})[1], id=2),
+        Q("blockdev-add", qcow("o", "orphan.qcow2")[1], id=3),
+        Q("blockdev-add", qcow("o", "badfmt.qcow2")[1], id=4),
+        Q("blockdev-add", qcow("q", "base.qcow2", backing={"driver": "raw", "file": {
+            "driver": "file", "filename": "raw.img"}, "cache": {}})[1], id=5),
+        Q("blockdev-add", qcow("q", "base.qcow2", backing={"driver": "qcow2", "node-name": "q", "file": {
+            "driver": "file", "filename": "b.qcow2"}})[1], id=6),
+        Q("blockdev-add", qcow("q", "base.qcow2", backing="q")[1], id=7),
+        Q("blockdev-add", qcow("q", "base.qcow2", backing="nosuch")[1], id=8),
+        Q("blockdev-add", {"driver": "raw", "node-name": "r", "file": {"driver": "file", "filename": "raw.img"},
+                           "backing": None}, id=9),
+        Q("blockdev-add", qcow("q", "base.qcow2", **{"data-file": "nosuch"})[1], id=10),
+        Q("blockdev-add", qcow("q", "base.qcow2", **{"data-file": {"driver": "file", "filename": "missing.img"}})[1],
+          id=11),
+        Q("blockdev-add", qcow("q", "base.qcow2", **{"data-file": {"driver": "file", "filename": "raw.img",
+                                                                   "node-name": "df"}})[1], id=12),
+        Q("blockdev-add", {"driver": "qcow2", "node-name": "q", "file": "", "backing": None}, id=13),
+        Q("blockdev-add", qcow("q", "base.qcow2", backing="", **{"read-only": True})[1], id=14),
+        Q("blockdev-add", qcow("o2", "orphan.qcow2", backing="")[1], id=15),
+        Q("blockdev-add", qcow("t", "top.qcow2", backing="")[1], id=16),
+        Q("blockdev-add", qcow("t", "top.qcow2", backing="t")[1], id=17),
+        Q("blockdev-add", qcow("t", "top.qcow2", backing={"driver": "qcow2", "file": {
+            "driver": "file", "filename": "missing.qcow2"}})[1], id=18),
+        Q("blockdev-add", {"driver": "qcow2", "node-name": "t", "file": {"driver": "file", "filename": "top.qcow2",
+                                                                         "node-name": "t"}}, id=19),
+        Q("blockdev-add", {"driver": "qcow2", "node-name": "t", "read-only": True,
+                           "file": {"driver": "file", "filename": "top.qcow2", "read-only": False}}, id=20),
+        Q("blockdev-add", {"driver": "qcow2", "node-name": "t2", "read-only": False,
+                           "file": {"driver": "file", "filename": "b.qcow2", "read-only": True}}, id=21),
+        Q("blockdev-add", {"driver": "raw", "node-name": "r4", "file": {"driver": "raw", "file": {
+            "driver": "raw", "file": {"driver": "null-co", "size": 4096}}}}, id=22),
+        Q("blockdev-add", {"driver": "raw", "node-name": "r5", "file": "r4", "read-only": True,
+                           "auto-read-only": False}, id=23),
+        NODES(),
+    ])
+
 def main(argv):
     force = set(argv[argv.index("--force") + 1:]) if "--force" in argv else set()
     os.makedirs(OUT, exist_ok=True)

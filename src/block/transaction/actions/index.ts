@@ -9,3 +9,4 @@ import './block-dirty-bitmap-clear.js';
 import './block-dirty-bitmap-enable.js';
 import './block-dirty-bitmap-disable.js';
 import './block-dirty-bitmap-merge.js';
+import './backup.js';
