@@ -3539,6 +3539,29 @@ scenario(
         NODES(),
     ])
 
+scenario(
+    "drive-variants-snapshot",
+    "Snapshots by device of drives opened in other ways: format probed and root auto-named, a raw "
+    "drive, a read-only drive snapshotted by node-name and then by device; query-block and the "
+    "node list afterwards.",
+    setup=[mk(), mk("r.img", "4M", "raw"), mk("d.qcow2")],
+    args=[["drive", "file=base.qcow2,if=none,id=drive0"],
+          ["drive", "file=r.img,if=none,id=drive1,format=raw"],
+          ["drive", "file=d.qcow2,if=none,id=drive2,format=qcow2,node-name=d,read-only=on"]],
+    drive=True, tags=["drive", "snapshot"],
+    steps=[
+        Q("query-block", transform=[{"kind": "select", "keys": ["device", "inserted"]}]),
+        TX([{"type": "blockdev-snapshot-sync", "data": {"device": "drive0", "snapshot-file": "s0.qcow2"}},
+            {"type": "blockdev-snapshot-sync", "data": {"device": "drive1", "snapshot-file": "s1.qcow2"}}], id=1),
+        Q("blockdev-snapshot-sync", {"node-name": "d", "snapshot-file": "s2.qcow2", "snapshot-node-name": "s2"}, id=2),
+        Q("blockdev-snapshot-sync", {"device": "drive2", "snapshot-file": "s3.qcow2", "snapshot-node-name": "s3"}, id=3),
+        Q("query-block", transform=[{"kind": "select", "keys": ["device", "inserted"]}]),
+        NODES(),
+        GRAPH(),
+        INFO("s1.qcow2"),
+    ])
+
+
 def main(argv):
     force = set(argv[argv.index("--force") + 1:]) if "--force" in argv else set()
     os.makedirs(OUT, exist_ok=True)
