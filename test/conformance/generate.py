@@ -3562,6 +3562,23 @@ scenario(
     ])
 
 
+scenario(
+    "sync-overlay-inherits-options",
+    "What a sync overlay takes from the old node's options: cache mode, discard, detect-zeroes, "
+    "auto-read-only; shown for both nodes and their file children.",
+    setup=[mk()],
+    args=[qcow(cache={"no-flush": True}, discard="unmap", **{"detect-zeroes": "unmap", "auto-read-only": True}),
+          NBD, EXPORT()],
+    tags=["snapshot", "options"],
+    steps=[
+        SNAP("base", "s1.qcow2", "s1", id=1),
+        NODES(["node-name", "ro", "detect_zeroes", "cache", "file"]),
+        Q("query-block-exports"),
+        SNAP("s1", "s2.qcow2", "s2", id=2),
+        NODES(["node-name", "ro", "detect_zeroes", "cache", "file"]),
+    ])
+
+
 def main(argv):
     force = set(argv[argv.index("--force") + 1:]) if "--force" in argv else set()
     os.makedirs(OUT, exist_ok=True)
