@@ -121,6 +121,7 @@ function addObject(state: StartupState, text: string): void {
   if (opts['qom-type'] !== 'iothread') {
     throw QmpError.generic(`Object type '${opts['qom-type']}' is not supported by qmpd`);
   }
+  state.daemon.exports.registerIothread(opts.id);
   state.log.info({ id: opts.id }, 'iothread object recorded (qmpd runs one event loop)');
 }
 

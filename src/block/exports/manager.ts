@@ -63,6 +63,8 @@ export class ExportManager {
   private nbd: NbdServer | undefined;
   /** In creation order; query-block-exports lists newest first. */
   private readonly exports = new Map<string, BlockExport>();
+  /** Ids of the iothread objects given with --object, which block-export-add may name. */
+  private readonly iothreads = new Set<string>();
 
   constructor(
     private readonly graph: BlockGraph,
@@ -73,6 +75,10 @@ export class ExportManager {
 
   get nbdServer(): NbdServer | undefined {
     return this.nbd;
+  }
+
+  registerIothread(id: string): void {
+    this.iothreads.add(id);
   }
 
   list(): BlockExport[] {
@@ -120,7 +126,10 @@ export class ExportManager {
       const node = this.graph.lookup(undefined, o['node-name']);
       const writable = o.writable ?? false;
       if (node.readOnly && writable) throw QmpError.generic('Cannot export read-only node as writable');
-      if (o.iothread !== undefined) throw QmpError.generic(`iothread "${o.iothread}" not found`);
+      // an iothread only has to exist: qmpd serves every export from its one event loop
+      if (o.iothread !== undefined && !this.iothreads.has(o.iothread)) {
+        throw QmpError.generic(`iothread "${o.iothread}" not found`);
+      }
       // nbd_export_create(): server, name, description, bitmaps; then the backend is attached
       if (!this.nbd) throw QmpError.generic('NBD server not running');
       const name = o.name ?? o['node-name'];
