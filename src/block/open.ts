@@ -108,10 +108,19 @@ export async function openNode(scope: OpenScope, opts: QDict, inherit: Inherited
   if (fileNode) fileEdge = change.attach(node, 'file', fileNode);
   if (fileNode && typeof opts.file !== 'string') fileNode.inheritsFrom = node;
 
+  const dataFileRef = opts['data-file'];
+  if (dataFileRef !== undefined) {
+    // qcow2_do_open opens the data-file child first, then refuses it for an image whose header
+    // names no external data file (qmpd opens no image that has one)
+    await resolveChild(scope, dataFileRef, { readOnly, forceShare, cache });
+    throw QmpError.generic("'data-file' can only be set for images with an external data file");
+  }
+
   node.instance = await driver.open({
     nodeName: node.nodeName,
     options: driverOptions(opts),
     readOnly,
+    cacheDirect: cache.direct,
     hostPath: driver.protocol ? scope.hostFiles?.get(opts.filename as string)?.hostPath : undefined,
     openedFile: driver.protocol ? scope.hostFiles?.get(opts.filename as string)?.opened : undefined,
     file: fileEdge,
@@ -128,14 +137,19 @@ export async function openNode(scope: OpenScope, opts: QDict, inherit: Inherited
     node.backingFormat = header?.format ?? '';
     node.autoBackingFile = node.backingFile;
     const backingRef = opts.backing;
-    if (backingRef === null) {
-      // backing: null — the caller attaches one later (blockdev-snapshot)
+    if (backingRef === null || backingRef === '') {
+      // backing: null — the caller attaches one later (blockdev-snapshot); QEMU 7.2 still
+      // takes the deprecated "" as null (bdrv_open_inherit)
     } else if (backingRef !== undefined) {
-      const backing = await resolveChild(scope, backingRef, { readOnly: true, cache });
+      const backing = await openingBacking(resolveChild(scope, backingRef, { readOnly: true, cache }));
+      // a node just opened has no parents yet, so naming itself is the only possible cycle
+      if (backing === node) {
+        throw QmpError.generic(`Making '${node.nodeName}' a backing child of '${node.nodeName}' would create a cycle`);
+      }
       change.attach(node, 'backing', backing);
       if (typeof backingRef !== 'string') backing.inheritsFrom = node;
     } else if (header) {
-      const backing = await openBackingFromHeader(scope, node, header.filename, header.format, cache);
+      const backing = await openingBacking(openBackingFromHeader(scope, node, header.filename, header.format, cache));
       change.attach(node, 'backing', backing);
       backing.inheritsFrom = node;
       node.autoBackingFile = nodeFilename(backing);
@@ -143,6 +157,19 @@ export async function openNode(scope: OpenScope, opts: QDict, inherit: Inherited
   }
   checkLeftoverOptions(opts, driverName, driver.protocol);
   return node;
+}
+
+/**
+ * bdrv_open_backing_file prefixes whatever failed while opening or looking up the backing
+ * node (not attaching it) with 'Could not open backing file: '.
+ */
+async function openingBacking(opening: Promise<BlockNode>): Promise<BlockNode> {
+  try {
+    return await opening;
+  } catch (err) {
+    if (!(err instanceof QmpError)) throw err;
+    throw new QmpError(err.errorClass, `Could not open backing file: ${err.desc}`, { cause: err, errno: err.errno });
+  }
 }
 
 /** Persistent bitmaps stored in the image come back as the node's bitmaps, newest first. */

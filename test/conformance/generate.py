@@ -3579,6 +3579,96 @@ scenario(
     ])
 
 
+scenario(
+    "blockdev-add-file-options",
+    "file driver options: an empty filename, aio=native without cache.direct (own or inherited "
+    "from the format node) checked before the file is opened, io_uring/threads, locking, "
+    "aio-max-batch, drop-cache, an unknown pr-manager; null-co sizes that are not whole sectors "
+    "and detect-zeroes=on; the accepted nodes as queried.",
+    setup=[mk(), mk("b.qcow2"), mk("raw.img", "1M", "raw")],
+    tags=["blockdev", "file", "options"],
+    steps=[
+        Q("blockdev-add", {"driver": "file", "node-name": "f1", "filename": "raw.img", "aio": "native"}, id=1),
+        Q("blockdev-add", {"driver": "file", "node-name": "f1", "filename": "missing.img", "aio": "native"}, id=2),
+        Q("blockdev-add", {"driver": "file", "node-name": "f1", "filename": "", "aio": "native"}, id=3),
+        Q("blockdev-add", {"driver": "file", "node-name": "f1", "filename": ""}, id=4),
+        Q("blockdev-add", {"driver": "file", "node-name": "f1", "filename": "."}, id=5),
+        Q("blockdev-add", {"driver": "file", "node-name": "f1", "filename": "raw.img", "pr-manager": "x"}, id=6),
+        Q("blockdev-add", {"driver": "file", "node-name": "f1", "filename": "raw.img", "aio": "native",
+                           "pr-manager": "x"}, id=7),
+        Q("blockdev-add", {"driver": "file", "node-name": "f1", "filename": "raw.img", "aio": "native",
+                           "cache": {"direct": True}}, id=8),
+        Q("blockdev-add", {"driver": "file", "node-name": "f2", "filename": "raw.img", "aio": "io_uring",
+                           "locking": "off"}, id=9),
+        Q("blockdev-add", {"driver": "file", "node-name": "f3", "filename": "raw.img", "aio": "threads",
+                           "locking": "on", "aio-max-batch": 0, "drop-cache": False}, id=10),
+        Q("blockdev-add", {"driver": "qcow2", "node-name": "q1", "file": {"driver": "file", "filename": "base.qcow2",
+                                                                          "aio": "native"}}, id=11),
+        Q("blockdev-add", {"driver": "qcow2", "node-name": "q1", "cache": {"direct": True},
+                           "file": {"driver": "file", "filename": "base.qcow2", "aio": "native"}}, id=12,
+          note="cache.direct is inherited by the file child"),
+        Q("blockdev-add", {"driver": "qcow2", "node-name": "q2", "cache": {"direct": True},
+                           "file": {"driver": "file", "filename": "b.qcow2", "aio": "native",
+                                    "cache": {"direct": False}}}, id=13),
+        Q("blockdev-add", {"driver": "null-co", "node-name": "n1", "size": 1000}, id=14),
+        Q("blockdev-add", {"driver": "null-co", "node-name": "n2", "size": 0}, id=15),
+        Q("blockdev-add", {"driver": "null-co", "node-name": "n3", "size": 513, "detect-zeroes": "on",
+                           "read-zeroes": True}, id=16),
+        Q("query-named-block-nodes", {"flat": True},
+          transform=[{"kind": "select", "keys": ["node-name", "drv", "ro", "image", "detect_zeroes", "cache"]}]),
+    ])
+
+scenario(
+    "blockdev-add-backing-refs",
+    "Backing and data-file references: failures opening or looking up the backing node carry "
+    "'Could not open backing file: ' (inline, by name, from the image header), attaching the node "
+    "to itself is a cycle without it; \"\" means null; data-file is opened, then refused for an "
+    "image without an external data file; duplicate names are found before the backing opens.",
+    setup=[mk(), mk("b.qcow2"), mk("raw.img", "1M", "raw"),
+           "qemu-img create -q -f qcow2 -u -b gone.qcow2 -F qcow2 orphan.qcow2 1M",
+           "qemu-img create -q -f qcow2 -u -b raw.img -F qcow2 badfmt.qcow2 1M",
+           "qemu-img create -q -f qcow2 -b base.qcow2 -F qcow2 top.qcow2"],
+    tags=["blockdev", "backing", "errors"],
+    steps=[
+        Q("blockdev-add", qcow("q", "base.qcow2", backing={"driver": "qcow2", "file": {
+            "driver": "file", "filename": "missing.qcow2"}})[1], id=1),
+        Q("blockdev-add", qcow("q", "base.qcow2", backing={"driver": "qcow2", "file": {
+            "driver": "file", "filename": "b.qcow2"}, "l2-cache-entry-size": 1})[1], id=2),
+        Q("blockdev-add", qcow("o", "orphan.qcow2")[1], id=3),
+        Q("blockdev-add", qcow("o", "badfmt.qcow2")[1], id=4),
+        Q("blockdev-add", qcow("q", "base.qcow2", backing={"driver": "raw", "file": {
+            "driver": "file", "filename": "raw.img"}, "cache": {}})[1], id=5),
+        Q("blockdev-add", qcow("q", "base.qcow2", backing={"driver": "qcow2", "node-name": "q", "file": {
+            "driver": "file", "filename": "b.qcow2"}})[1], id=6),
+        Q("blockdev-add", qcow("q", "base.qcow2", backing="q")[1], id=7),
+        Q("blockdev-add", qcow("q", "base.qcow2", backing="nosuch")[1], id=8),
+        Q("blockdev-add", {"driver": "raw", "node-name": "r", "file": {"driver": "file", "filename": "raw.img"},
+                           "backing": None}, id=9),
+        Q("blockdev-add", qcow("q", "base.qcow2", **{"data-file": "nosuch"})[1], id=10),
+        Q("blockdev-add", qcow("q", "base.qcow2", **{"data-file": {"driver": "file", "filename": "missing.img"}})[1],
+          id=11),
+        Q("blockdev-add", qcow("q", "base.qcow2", **{"data-file": {"driver": "file", "filename": "raw.img",
+                                                                   "node-name": "df"}})[1], id=12),
+        Q("blockdev-add", {"driver": "qcow2", "node-name": "q", "file": "", "backing": None}, id=13),
+        Q("blockdev-add", qcow("q", "base.qcow2", backing="", **{"read-only": True})[1], id=14),
+        Q("blockdev-add", qcow("o2", "orphan.qcow2", backing="")[1], id=15),
+        Q("blockdev-add", qcow("t", "top.qcow2", backing="")[1], id=16),
+        Q("blockdev-add", qcow("t", "top.qcow2", backing="t")[1], id=17),
+        Q("blockdev-add", qcow("t", "top.qcow2", backing={"driver": "qcow2", "file": {
+            "driver": "file", "filename": "missing.qcow2"}})[1], id=18),
+        Q("blockdev-add", {"driver": "qcow2", "node-name": "t", "file": {"driver": "file", "filename": "top.qcow2",
+                                                                         "node-name": "t"}}, id=19),
+        Q("blockdev-add", {"driver": "qcow2", "node-name": "t", "read-only": True,
+                           "file": {"driver": "file", "filename": "top.qcow2", "read-only": False}}, id=20),
+        Q("blockdev-add", {"driver": "qcow2", "node-name": "t2", "read-only": False,
+                           "file": {"driver": "file", "filename": "b.qcow2", "read-only": True}}, id=21),
+        Q("blockdev-add", {"driver": "raw", "node-name": "r4", "file": {"driver": "raw", "file": {
+            "driver": "raw", "file": {"driver": "null-co", "size": 4096}}}}, id=22),
+        Q("blockdev-add", {"driver": "raw", "node-name": "r5", "file": "r4", "read-only": True,
+                           "auto-read-only": False}, id=23),
+        NODES(),
+    ])
+
 def main(argv):
     force = set(argv[argv.index("--force") + 1:]) if "--force" in argv else set()
     os.makedirs(OUT, exist_ok=True)

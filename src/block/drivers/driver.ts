@@ -69,6 +69,8 @@ export interface DriverOpenContext {
   /** The driver-specific members of BlockdevOptions (already validated; children excluded). */
   readonly options: QDict;
   readonly readOnly: boolean;
+  /** cache.direct, the node's own or inherited (QEMU's BDRV_O_NOCACHE). */
+  readonly cacheDirect?: boolean;
   /** Protocol drivers: open this host path instead of `filename` (an image not yet renamed into place). */
   readonly hostPath?: string;
   /** Protocol drivers: the file is open already (an overlay just created); take it over. */

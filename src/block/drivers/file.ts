@@ -132,7 +132,13 @@ export const fileDriver: BlockDriver = {
   supportsBacking: false,
   async open(ctx: DriverOpenContext): Promise<DriverInstance> {
     const path = ctx.options.filename as string;
-    if (ctx.options['pr-manager'] !== undefined) throw QmpError.generic('pr-manager is not supported by qmpd');
+    // bdrv_open_common, before the driver sees its options
+    if (path === '') throw QmpError.generic("The 'file' block driver requires a file name");
+    // no --object pr-manager-helper exists in qmpd, so every id is unknown, as QEMU says
+    const pr = ctx.options['pr-manager'];
+    if (typeof pr === 'string') throw QmpError.generic(`No persistent reservation manager with id '${pr}'`);
+    // raw_open_common refuses Linux AIO without O_DIRECT only once the file is open
+    const aioWithoutDirect = ctx.options.aio === 'native' && ctx.cacheDirect !== true;
     const hostPath = ctx.hostPath ?? path;
     const opened = ctx.openedFile;
     if (opened && !ctx.readOnly) {
@@ -140,6 +146,9 @@ export const fileDriver: BlockDriver = {
     }
     const handle = await openHandle(hostPath, ctx.readOnly, path);
     try {
+      if (aioWithoutDirect) {
+        throw QmpError.generic('aio=native was specified, but it requires cache.direct=on, which was not specified.');
+      }
       const st = await handle.stat();
       if (st.isDirectory()) throw QmpError.generic(`Could not open '${path}': Is a directory`);
       return new FileInstance(path, hostPath, handle, st.size, `${st.dev}:${st.ino}`);
