@@ -3369,7 +3369,7 @@ scenario(
 scenario(
     "blockdev-add-file-options",
     "file driver options: an empty filename, aio=native without cache.direct (own or inherited "
-    "from the format node) checked before the file is opened, io_uring/threads, locking, "
+    "from the format node) checked once the file is open, io_uring/threads, locking, "
     "aio-max-batch, drop-cache, an unknown pr-manager; null-co sizes that are not whole sectors "
     "and detect-zeroes=on; the accepted nodes as queried.",
     setup=[mk(), mk("b.qcow2"), mk("raw.img", "1M", "raw")],
@@ -3582,7 +3582,7 @@ scenario(
 scenario(
     "blockdev-add-file-options",
     "file driver options: an empty filename, aio=native without cache.direct (own or inherited "
-    "from the format node) checked before the file is opened, io_uring/threads, locking, "
+    "from the format node) checked once the file is open, io_uring/threads, locking, "
     "aio-max-batch, drop-cache, an unknown pr-manager; null-co sizes that are not whole sectors "
     "and detect-zeroes=on; the accepted nodes as queried.",
     setup=[mk(), mk("b.qcow2"), mk("raw.img", "1M", "raw")],
