@@ -3579,6 +3579,76 @@ scenario(
     ])
 
 
+scenario(
+    "nbd-export-del-other-clients",
+    "block-export-del safe succeeds while a client is connected to another export, or only "
+    "connected to the server without choosing an export; blockdev-del of a node behind a legacy "
+    "export.",
+    setup=[mk(), mk("b.qcow2")], args=[qcow(), qcow("b"), NBD, EXPORT(writable=False), EXPORT("b", "eb", writable=False)],
+    tags=["nbd", "export"],
+    steps=[
+        SH("(setsid sh -c 'sleep 3 | socat - UNIX-CONNECT:nbd.sock' >/dev/null 2>&1 &); sleep 0.3",
+           note="a client that only connects"),
+        BGCLIENT("b"),
+        Q("block-export-del", {"id": "exp0"}, id=1),
+        EVENTS("BLOCK_EXPORT_DELETED"),
+        Q("block-export-del", {"id": "eb"}, id=2),
+        Q("nbd-server-add", {"device": "base", "name": "lg"}, id=3),
+        Q("blockdev-del", {"node-name": "base"}, id=4),
+        EXPORTS(),
+    ])
+
+
+
+scenario(
+    "sync-existing-format-names",
+    "mode existing with format names: unknown and empty ('Unknown driver'), protocol drivers as "
+    "the format (file: opened, then no backing support; null-co: only its own URL), raw; a "
+    "null-co URL as the file of a qcow2 overlay.",
+    setup=[mk(), mk("ok.qcow2")], args=EXPORTED_BASE, tags=["snapshot", "existing", "format", "errors"],
+    steps=[
+        SNAP("base", "ok.qcow2", "s1", id=1, mode="existing", format="nosuch"),
+        SNAP("base", "ok.qcow2", "s1", id=2, mode="existing", format=""),
+        SNAP("base", "ok.qcow2", "s1", id=3, mode="existing", format="null-co"),
+        SNAP("base", "null-co://", "s1", id=4, mode="existing", format="null-co"),
+        SNAP("base", "null-aio:x", "s1", id=5, mode="existing", format="null-aio"),
+        SNAP("base", "ok.qcow2", "s1", id=6, mode="existing", format="file"),
+        SNAP("base", "file:ok.qcow2", "s1", id=7, mode="existing", format="file"),
+        SNAP("base", "", "s1", id=8, mode="existing", format="file"),
+        SNAP("base", "ok.qcow2", "s1", id=9, mode="existing", format="raw"),
+        SNAP("base", "null-co://", "s1", id=10, mode="existing"),
+        SNAP("base", "null-co:x", "s1", id=11, mode="existing"),
+        SNAP("base", "foo:x", "s1", id=12, mode="existing", format="nosuch"),
+        NODES(),
+        EXPORTS(),
+        SNAP("base", "ok.qcow2", "s1", id=13, mode="existing"),
+        EXPORTS(),
+    ])
+
+
+scenario(
+    "nbd-server-inet-variants",
+    "nbd-server-start on TCP: IPv6 loopback, numeric with a host name, ipv4 off for an IPv4 "
+    "address, an unresolvable host, a port range (to), keep-alive.",
+    tags=["nbd", "errors"],
+    steps=[
+        Q("nbd-server-start", {"addr": {"type": "inet", "data": {"host": "localhost", "port": "0",
+                                                                  "numeric": True}}}, id=1),
+        Q("nbd-server-start", {"addr": {"type": "inet", "data": {"host": "127.0.0.1", "port": "0",
+                                                                  "ipv4": False}}}, id=2),
+        Q("nbd-server-start", {"addr": {"type": "inet", "data": {"host": "nosuch.invalid", "port": "0"}}}, id=3),
+        Q("nbd-server-start", {"addr": {"type": "inet", "data": {"host": "::1", "port": "0"}}}, id=4),
+        Q("nbd-server-stop", id=5),
+        Q("nbd-server-start", {"addr": {"type": "inet", "data": {"host": "127.0.0.1", "port": "0",
+                                                                  "to": 0}}}, id=6),
+        Q("nbd-server-stop", id=7),
+        Q("nbd-server-start", {"addr": {"type": "inet", "data": {"host": "127.0.0.1", "port": "0",
+                                                                  "keep-alive": True}}}, id=8),
+        Q("nbd-server-stop", id=9),
+    ])
+
+
+
 def main(argv):
     force = set(argv[argv.index("--force") + 1:]) if "--force" in argv else set()
     os.makedirs(OUT, exist_ok=True)

@@ -69,6 +69,11 @@ const KNOWN_FORMATS: Record<string, Creation> = {
   throttle: 'none',
   vvfat: 'none',
 };
+/** Whether QEMU 7.2's build has a block driver of this name. */
+export function isKnownFormat(name: string): boolean {
+  return Object.hasOwn(KNOWN_FORMATS, name);
+}
+
 /** The ones qmpd can create. */
 const CREATABLE = new Set(['qcow2']);
 

@@ -13,9 +13,9 @@ import type { BlockGraph } from '../../graph.js';
 import { closeUnused } from '../../lifecycle.js';
 import type { BlockNode } from '../../node.js';
 import { openNode, type OpenScope } from '../../open.js';
-import { parseProtocolFilename, unsupportedProtocol } from '../../protocol-filename.js';
 import type { OpenedHostFile } from '../../drivers/driver.js';
 import { ExternalSnapshot } from '../../snapshot/external.js';
+import { existingOverlayOptions } from '../../snapshot/existing-overlay-options.js';
 import { createOverlayFile, type OverlayFile, type OverlayFileRequest } from '../../snapshot/overlay-file.js';
 import type { ActionContext } from '../action.js';
 import { refuseGrouped } from '../errors.js';
@@ -128,28 +128,23 @@ function create(data: QDict, ctx: ActionContext) {
       checkNewName(ctx.graph, a);
       const format = a.format ?? 'qcow2';
       let hostFiles: Map<string, { hostPath: string; opened?: OpenedHostFile }> | undefined;
-      let filename: string;
+      let opts: QDict;
       if (a.mode !== 'existing') {
         file = await obtainFile(overlayRequest(old, a));
-        filename = file.path;
         // a read-write overlay takes over the file as created; a read-only one opens it anew
-        hostFiles = new Map([[filename, { hostPath: file.hostPath, opened: old.readOnly ? undefined : file.takeOpened() }]]);
+        hostFiles = new Map([[file.path, { hostPath: file.hostPath, opened: old.readOnly ? undefined : file.takeOpened() }]]);
+        opts = newDict();
+        opts.driver = format;
+        if (a['snapshot-node-name'] !== undefined) opts['node-name'] = a['snapshot-node-name'];
+        const fileOpts = newDict();
+        fileOpts.driver = 'file';
+        fileOpts.filename = file.path;
+        opts.file = fileOpts;
+        opts.backing = null;
       } else {
-        // QEMU opens the overlay by its name as a string: a protocol prefix is read
-        const protocol = parseProtocolFilename(a['snapshot-file']);
-        if (protocol.driver !== 'file') throw unsupportedProtocol(protocol);
-        filename = protocol.filename;
+        // QEMU opens an existing overlay by its name as a string
+        opts = existingOverlayOptions(format, a['snapshot-file'], a['snapshot-node-name']);
       }
-      // bdrv_open() takes an empty filename for none at all
-      if (filename === '') throw QmpError.generic("The 'file' block driver requires a file name");
-      const opts = newDict();
-      opts.driver = format;
-      if (a['snapshot-node-name'] !== undefined) opts['node-name'] = a['snapshot-node-name'];
-      const fileOpts = newDict();
-      fileOpts.driver = 'file';
-      fileOpts.filename = filename;
-      opts.file = fileOpts;
-      opts.backing = null;
       // the overlay is opened with the old node's flags (read-only, cache mode)
       snap.append(await openNode({ ...scope, hostFiles }, opts, { readOnly: old.readOnly, cache: old.cache }));
     },
