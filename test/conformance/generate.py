@@ -3649,6 +3649,30 @@ scenario(
 
 
 
+scenario(
+    "drive-internal-snapshot-args",
+    "Internal snapshots addressed by drive name and by node-name: an empty drive, the same name "
+    "twice in one transaction, a name equal to an existing snapshot's id, a long name, a node "
+    "that is not a drive's root; delete by id and name.",
+    setup=[mk()], args=[DRIVE(), ["drive", "if=none,id=empty0"]], drive=True,
+    tags=["drive", "internal-snapshot", "errors"],
+    steps=[
+        ISNAP("drive0", "a", id=1),
+        ISNAP("empty0", "a", id=2),
+        TX([act("blockdev-snapshot-internal-sync", device="drive0", name="b"),
+            act("blockdev-snapshot-internal-sync", device="base", name="b")], id=3),
+        ISNAP("base", "1", id=4),
+        ISNAP("drive0", "x" * 300, id=5),
+        SH("qemu-img snapshot -U -l base.qcow2 | sed 's/ [0-9][0-9][0-9][0-9]-.*//'"),
+        Q("blockdev-snapshot-sync", {"device": "drive0", "snapshot-file": "s1.qcow2"}, id=6),
+        ISNAP("base", "c", id=7),
+        IDEL("base", name="a", qid=8),
+        IDEL("drive0", id="1", qid=9),
+        IDEL("empty0", name="a", qid=10),
+        IDEL("drive0", name="a", qid=11),
+    ])
+
+
 def main(argv):
     force = set(argv[argv.index("--force") + 1:]) if "--force" in argv else set()
     os.makedirs(OUT, exist_ok=True)
