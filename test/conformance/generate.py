@@ -3673,6 +3673,22 @@ scenario(
     ])
 
 
+scenario(
+    "tx-same-snapshot-file-twice",
+    "Two actions of one transaction naming the same snapshot-file: both created (the second "
+    "meets the first's open image), both existing (the second finds it in use); rolled back.",
+    setup=[mk("a.qcow2"), mk("b.qcow2"), mk("pre.qcow2")],
+    args=[qcow("a"), qcow("b"), NBD, EXPORT("a", "ea"), EXPORT("b", "eb")],
+    tags=["transaction", "snapshot", "errors"],
+    steps=[
+        TX([sync_action("a", "x.qcow2", "xa"), sync_action("b", "x.qcow2", "xb")], id=1),
+        TX([sync_action("a", "pre.qcow2", "pa", mode="existing"),
+            sync_action("b", "pre.qcow2", "pb", mode="existing")], id=2),
+        EXPORTS(),
+        NODES(),
+    ])
+
+
 def main(argv):
     force = set(argv[argv.index("--force") + 1:]) if "--force" in argv else set()
     os.makedirs(OUT, exist_ok=True)
