@@ -3689,6 +3689,23 @@ scenario(
     ])
 
 
+scenario(
+    "sync-existing-self-and-drive-overlay",
+    "mode existing naming the old node's own image, and blockdev-snapshot naming a drive as the "
+    "overlay; with named drives.",
+    setup=[mk(), mk("d1.qcow2"), mk("ro.qcow2")],
+    args=[DRIVE(), DRIVE("d1.qcow2", "drive1", "d1"), DRIVE("ro.qcow2", "drive2", "ro", ro=True)],
+    drive=True, tags=["drive", "snapshot", "errors"],
+    steps=[
+        Q("blockdev-snapshot-sync", {"device": "drive0", "snapshot-file": "base.qcow2", "mode": "existing"}, id=1),
+        Q("blockdev-snapshot-sync", {"device": "drive2", "snapshot-file": "ro.qcow2", "mode": "existing"}, id=2),
+        Q("blockdev-snapshot", {"node": "drive0", "overlay": "drive1"}, id=3),
+        Q("blockdev-snapshot", {"node": "drive0", "overlay": "drive2"}, id=4),
+        Q("blockdev-snapshot-sync", {"device": "drive2", "snapshot-file": "d1.qcow2", "mode": "existing"}, id=5),
+        Q("query-block", transform=[{"kind": "select", "keys": ["device", "inserted"]}]),
+    ])
+
+
 def main(argv):
     force = set(argv[argv.index("--force") + 1:]) if "--force" in argv else set()
     os.makedirs(OUT, exist_ok=True)
