@@ -3706,6 +3706,90 @@ scenario(
     ])
 
 
+scenario(
+    "blockdev-reopen-option-checks",
+    "blockdev-reopen checks the new options as the open does (qcow2 cache options, negative "
+    "QemuOpts sizes, encrypt on a plain image, raw window bounds and sector-multiple size, "
+    "detect-zeroes=unmap without discard=unmap) and refuses left-over options it cannot change "
+    "even when they were never given (empty cache dict, data-file, aio, pr-manager); accepted "
+    "reopens keep the nodes usable.",
+    setup=[mk(), mk("raw.img", "1M", "raw")],
+    args=[["blockdev", {"driver": "file", "node-name": "basefile", "filename": "base.qcow2"}],
+          ["blockdev", {"driver": "qcow2", "node-name": "base", "file": "basefile"}],
+          ["blockdev", {"driver": "raw", "node-name": "r",
+                        "file": {"driver": "file", "filename": "raw.img", "node-name": "rf"}}]],
+    tags=["blockdev", "reopen", "validation"],
+    steps=[
+        Q("blockdev-reopen", {"options": [{"driver": "qcow2", "node-name": "base", "file": "basefile",
+                                           "l2-cache-entry-size": 100}]}, id=1),
+        Q("blockdev-reopen", {"options": [{"driver": "qcow2", "node-name": "base", "file": "basefile",
+                                           "l2-cache-size": -1}]}, id=2),
+        Q("blockdev-reopen", {"options": [{"driver": "qcow2", "node-name": "base", "file": "basefile",
+                                           "cache": {}}]}, id=3),
+        Q("blockdev-reopen", {"options": [{"driver": "qcow2", "node-name": "base", "file": "basefile",
+                                           "detect-zeroes": "unmap"}]}, id=4),
+        Q("blockdev-reopen", {"options": [{"driver": "qcow2", "node-name": "base", "file": "basefile",
+                                           "cache-clean-interval": -1}]}, id=5),
+        Q("blockdev-reopen", {"options": [{"driver": "qcow2", "node-name": "base", "file": "basefile",
+                                           "lazy-refcounts": True, "cache-size": 1000}]}, id=6),
+        Q("blockdev-reopen", {"options": [{"driver": "qcow2", "node-name": "base", "file": "basefile",
+                                           "encrypt": {"format": "aes"}}]}, id=7),
+        Q("blockdev-reopen", {"options": [{"driver": "qcow2", "node-name": "base", "file": "basefile",
+                                           "data-file": "rf"}]}, id=8),
+        Q("blockdev-reopen", {"options": [{"driver": "qcow2", "node-name": "base", "file": "basefile",
+                                           "backing": ""}]}, id=9),
+        Q("blockdev-reopen", {"options": [{"driver": "raw", "node-name": "r", "file": "rf",
+                                           "offset": 512, "size": 100}]}, id=10),
+        Q("blockdev-reopen", {"options": [{"driver": "raw", "node-name": "r", "file": "rf", "offset": -1}]}, id=11),
+        Q("blockdev-reopen", {"options": [{"driver": "raw", "node-name": "r", "file": "rf",
+                                           "offset": 2000000}]}, id=12),
+        Q("blockdev-reopen", {"options": [{"driver": "raw", "node-name": "r", "file": "rf",
+                                           "size": 2000000}]}, id=13),
+        Q("blockdev-reopen", {"options": [{"driver": "file", "node-name": "rf", "filename": "raw.img",
+                                           "aio": "native"}]}, id=14),
+        Q("blockdev-reopen", {"options": [{"driver": "file", "node-name": "rf", "filename": "raw.img",
+                                           "pr-manager": "x"}]}, id=15),
+        Q("blockdev-reopen", {"options": [{"driver": "file", "node-name": "rf", "filename": "raw.img",
+                                           "aio": "threads"}]}, id=16, note="even the default value is a change"),
+        Q("blockdev-reopen", {"options": [{"driver": "file", "node-name": "rf", "filename": "raw.img",
+                                           "read-only": True}]}, id=17),
+        Q("blockdev-reopen", {"options": [{"driver": "qcow2", "node-name": "base", "file": "basefile",
+                                           "read-only": True, "cache-size": 0}]}, id=18),
+        Q("query-named-block-nodes", {"flat": True},
+          transform=[{"kind": "select", "keys": ["node-name", "ro", "detect_zeroes", "file"]}]),
+    ])
+
+scenario(
+    "args-missing-actions",
+    "Missing members of each transaction action kind and of the snapshot commands: which member "
+    "is named first, with the actions[N].data path.",
+    tags=["validation", "transaction"],
+    steps=[
+        TX([act("blockdev-snapshot-sync")], id=1),
+        TX([act("blockdev-snapshot")], id=2),
+        TX([act("blockdev-snapshot", overlay="o")], id=3),
+        TX([act("blockdev-snapshot-internal-sync")], id=4),
+        TX([act("blockdev-snapshot-internal-sync", name="x")], id=5),
+        TX([act("block-dirty-bitmap-add")], id=6),
+        TX([act("block-dirty-bitmap-remove", node="n")], id=7),
+        TX([act("block-dirty-bitmap-clear", name="b")], id=8),
+        TX([act("block-dirty-bitmap-enable")], id=9),
+        TX([act("block-dirty-bitmap-disable", node="n")], id=10),
+        TX([act("block-dirty-bitmap-merge", node="n", target="t")], id=11),
+        TX([act("block-dirty-bitmap-merge", bitmaps=["a"])], id=12),
+        TX([act("drive-backup", sync="full")], id=13),
+        TX([act("drive-backup", device="d", sync="full")], id=14),
+        TX([act("blockdev-backup", device="d", sync="full")], id=15),
+        TX([ABORT, act("blockdev-snapshot-sync", **{"snapshot-file": "x"}), act("blockdev-snapshot")], id=16),
+        Q("blockdev-snapshot-sync", {}, id=17),
+        Q("blockdev-snapshot", {}, id=18),
+        Q("blockdev-snapshot-internal-sync", {"name": "x"}, id=19),
+        Q("blockdev-snapshot-delete-internal-sync", {}, id=20),
+        TX([act("block-dirty-bitmap-merge", node="n", target="t", bitmaps=[{"node": "n"}])], id=21),
+        TX([act("block-dirty-bitmap-merge", node="n", target="t", bitmaps=[{"name": "b"}])], id=22),
+    ])
+
+
 def main(argv):
     force = set(argv[argv.index("--force") + 1:]) if "--force" in argv else set()
     os.makedirs(OUT, exist_ok=True)
