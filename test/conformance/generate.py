@@ -3790,6 +3790,32 @@ scenario(
     ])
 
 
+scenario(
+    "nbd-export-bitmap-chain",
+    "Export bitmaps found down the backing chain after a snapshot (an enabled bitmap of the "
+    "now read-only backing node is accepted for a read-only export), and a persistent bitmap of "
+    "a read-only image.",
+    setup=[mk(), mk("ro.qcow2", "1M"), "qemu-img bitmap --add ro.qcow2 rb"],
+    args=[qcow(), qcow("ro", **{"read-only": True}), NBD, EXPORT()],
+    tags=["nbd", "export", "bitmap", "snapshot"],
+    steps=[
+        Q("block-dirty-bitmap-add", {"node": "base", "name": "bb"}, id=1),
+        SNAP("base", "s1.qcow2", "s1", id=2),
+        Q("block-export-add", {"type": "nbd", "id": "e1", "node-name": "s1", "name": "a",
+                               "bitmaps": ["bb"]}, id=3),
+        Q("block-export-add", {"type": "nbd", "id": "e2", "node-name": "s1", "name": "b",
+                               "writable": True, "bitmaps": [{"node": "base", "name": "bb"}]}, id=4),
+        Q("block-export-add", {"type": "nbd", "id": "e3", "node-name": "ro", "name": "r",
+                               "bitmaps": ["rb"]}, id=5),
+        Q("query-named-block-nodes", {"flat": True},
+          transform=[{"kind": "select", "keys": ["node-name", "ro", "dirty-bitmaps"]}]),
+        SH("nbdinfo --map=qemu:dirty-bitmap:rb 'nbd+unix:///r?socket=nbd.sock'"),
+        SH("nbdinfo --map=qemu:dirty-bitmap:bb 'nbd+unix:///a?socket=nbd.sock'"),
+        EXPORTS(),
+    ])
+
+
+
 def main(argv):
     force = set(argv[argv.index("--force") + 1:]) if "--force" in argv else set()
     os.makedirs(OUT, exist_ok=True)
