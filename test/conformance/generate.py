@@ -3816,6 +3816,30 @@ scenario(
 
 
 
+scenario(
+    "nbd-legacy-add-drive",
+    "nbd-server-add naming a drive by its id (export named after the drive, on its node), a "
+    "read-only drive asked writable (downgraded); block-export-add takes node names only.",
+    setup=[mk(), mk("r.qcow2")], drive=True,
+    args=[DRIVE(), DRIVE("r.qcow2", "drive1", "rnode", ro=True)],
+    tags=["nbd", "export", "legacy", "drive"],
+    steps=[
+        Q("nbd-server-start", {"addr": {"type": "unix", "data": {"path": "nbd.sock"}}}, id=0),
+        Q("nbd-server-add", {"device": "drive0", "writable": True}, id=1),
+        Q("nbd-server-add", {"device": "drive1", "writable": True}, id=2),
+        Q("block-export-add", {"type": "nbd", "id": "e1", "node-name": "drive0", "name": "x"}, id=3),
+        EXPORTS(),
+        SH("nbdinfo --list --json 'nbd+unix://?socket=nbd.sock' | grep -E 'export-name|read_only'"),
+        NBDIO(["write -q -P 0x11 0 4k", "read -q -P 0x11 0 4k"], name="drive0"),
+        Q("nbd-server-remove", {"name": "drive0"}, id=4),
+        EVENTS("BLOCK_EXPORT_DELETED"),
+        Q("nbd-server-remove", {"name": "drive1", "mode": "hard"}, id=5),
+        EVENTS("BLOCK_EXPORT_DELETED"),
+        EXPORTS(),
+    ])
+
+
+
 def main(argv):
     force = set(argv[argv.index("--force") + 1:]) if "--force" in argv else set()
     os.makedirs(OUT, exist_ok=True)
