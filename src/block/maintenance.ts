@@ -11,6 +11,7 @@ import { closeUnused } from './lifecycle.js';
 import { GraphChange } from './graph-change.js';
 import type { BlockGraph } from './graph.js';
 import type { BlockNode } from './node.js';
+import { driverOptions } from './open.js';
 import { refreshPerms } from './perm-refresh.js';
 import { reopenNodes } from './reopen.js';
 import { rootNode } from './snapshot/internal.js';
@@ -57,16 +58,31 @@ export function setWriteThreshold(graph: BlockGraph, nodeName: string, threshold
 }
 
 /** Options of an existing node that blockdev-reopen may not change. */
-const FIXED_OPTIONS = ['driver', 'filename', 'offset', 'size', 'locking', 'aio'];
+const FIXED_OPTIONS = ['driver', 'filename', 'offset', 'size', 'locking', 'aio', 'pr-manager', 'data-file'];
+/** qmpd keeps a raw node's window; asking for one it was opened without is not refused here. */
+const WINDOW_OPTIONS = new Set(['offset', 'size']);
 
 function checkSame(node: BlockNode, opts: QDict): void {
   for (const key of FIXED_OPTIONS) {
     const now = node.options[key];
     const asked = opts[key];
-    if (asked !== undefined && now !== undefined && JSON.stringify(asked) !== JSON.stringify(now)) {
-      throw QmpError.generic(`Cannot change the option '${key}'`);
-    }
+    if (asked === undefined || (now === undefined && WINDOW_OPTIONS.has(key))) continue;
+    // bdrv_reopen_prepare compares what the driver left over with bs->options, where an
+    // option never given is absent (so even its default value counts as a change)
+    if (JSON.stringify(asked) !== JSON.stringify(now)) throw QmpError.generic(`Cannot change the option '${key}'`);
   }
+  // an empty dict survives qdict_flatten under its own key and is left over like the above
+  if (isDict(opts.cache) && Object.keys(opts.cache).length === 0) {
+    throw QmpError.generic("Cannot change the option 'cache'");
+  }
+}
+
+/** bdrv_reopen_prepare's own checks, then the driver's reopen_prepare. */
+function checkReopenOptions(node: BlockNode, opts: QDict): void {
+  if (opts['detect-zeroes'] === 'unmap' && opts.discard !== 'unmap') {
+    throw QmpError.generic('setting detect-zeroes to unmap is not allowed without setting discard operation to unmap');
+  }
+  if (opts.driver === node.driver.name) node.instance.checkReopenOptions?.(driverOptions(opts));
 }
 
 /**
@@ -79,6 +95,7 @@ export function blockdevReopen(graph: BlockGraph, list: QDict[]): Promise<void> 
     const plan: { node: BlockNode; readOnly: boolean }[] = [];
     const edits: { node: BlockNode; backing: BlockNode | null }[] = [];
     const collect = (node: BlockNode, opts: QDict, inheritedRo: boolean | undefined) => {
+      checkReopenOptions(node, opts);
       checkSame(node, opts);
       // bdrv_reopen_prepare(): options left out go back to their defaults, and a
       // node with a backing (in the graph or named by its image) has none to go back to

@@ -43,7 +43,8 @@ export interface OpenScope {
   readonly hostFiles?: ReadonlyMap<string, { hostPath: string; opened?: OpenedHostFile }>;
 }
 
-function driverOptions(opts: QDict): QDict {
+/** The driver-specific members of BlockdevOptions (neither the union's base nor children). */
+export function driverOptions(opts: QDict): QDict {
   const out = newDict();
   for (const [k, v] of Object.entries(opts)) if (!BASE_OPTIONS.has(k) && !CHILD_OPTIONS.has(k)) out[k] = v;
   return out;

@@ -144,6 +144,11 @@ export interface DriverInstance {
   /** Record a new backing file name in the image header (change-backing-file, snapshot). */
   setBackingReference?(filename: string | null, format: string | null): Promise<void>;
   imageInfo?(): DriverImageInfo;
+  /**
+   * blockdev-reopen: the driver's option checks of its reopen_prepare, on the new
+   * driver-specific options (the node keeps what it has; qmpd applies none of them).
+   */
+  checkReopenOptions?(options: QDict): void;
   /** Switch between read-only and read-write without closing (snapshot commit, reopen). */
   reopen?(readOnly: boolean): Promise<void>;
   /** Persistent bitmaps found at open (formats that store them). */

@@ -1,5 +1,6 @@
 /** `raw`: the bytes of the `file` child, optionally a window (`offset`, `size`) of it. */
 import { QmpError } from '../../qmp/error.js';
+import type { QDict } from '../../qmp/json/value.js';
 import type { BlockDriver, ChildIo, DriverInstance, DriverOpenContext } from './driver.js';
 import { registerDriver } from './registry.js';
 import { checkSizeOptions, optU64 } from './runtime-opts.js';
@@ -48,6 +49,11 @@ class RawInstance implements DriverInstance {
     return { length: s.length, status: s.status === 'zero' ? ('zero' as const) : ('data' as const) };
   }
 
+  /** raw_reopen_prepare checks the new window as the open does. */
+  checkReopenOptions(options: QDict): void {
+    rawWindow(options, this.file);
+  }
+
   imageInfo() {
     return { dirtyFlag: false };
   }
@@ -61,28 +67,33 @@ export const rawDriver: BlockDriver = {
   supportsBacking: false,
   async open(ctx: DriverOpenContext): Promise<DriverInstance> {
     const file = ctx.file!;
-    // raw_read_options (the file child is open already: bdrv_open_inherit opens it first)
-    checkSizeOptions(ctx.options, ['offset', 'size']);
-    const offset = optU64(ctx.options, 'offset', 0n);
-    const hasSize = ctx.options.size !== undefined;
-    const size = optU64(ctx.options, 'size', 0n);
-    const real = BigInt(file.length());
-    // raw_apply_options, in its order and with its texts
-    if (offset > real) {
-      throw QmpError.generic(
-        `Offset (${offset}) cannot be greater than size of the containing file (${real})`,
-      );
-    }
-    if (hasSize && real - offset < size) {
-      throw QmpError.generic(
-        `The sum of offset (${offset}) and size (${size}) has to be smaller or equal to the ` +
-          ` actual size of the containing file (${real})`,
-      );
-    }
-    // a window that is not whole sectors would round up past its end
-    if (hasSize && size % 512n !== 0n) throw QmpError.generic('Specified size is not multiple of 512');
-    return new RawInstance(file, Number(offset), hasSize ? Number(size) : undefined);
+    const w = rawWindow(ctx.options, file);
+    return new RawInstance(file, w.offset, w.size);
   },
 };
+
+/**
+ * raw_read_options and raw_apply_options, in their order and with their texts (the file
+ * child is open already: bdrv_open_inherit opens it first).
+ */
+function rawWindow(options: QDict, file: ChildIo): { offset: number; size: number | undefined } {
+  checkSizeOptions(options, ['offset', 'size']);
+  const offset = optU64(options, 'offset', 0n);
+  const hasSize = options.size !== undefined;
+  const size = optU64(options, 'size', 0n);
+  const real = BigInt(file.length());
+  if (offset > real) {
+    throw QmpError.generic(`Offset (${offset}) cannot be greater than size of the containing file (${real})`);
+  }
+  if (hasSize && real - offset < size) {
+    throw QmpError.generic(
+      `The sum of offset (${offset}) and size (${size}) has to be smaller or equal to the ` +
+        ` actual size of the containing file (${real})`,
+    );
+  }
+  // a window that is not whole sectors would round up past its end
+  if (hasSize && size % 512n !== 0n) throw QmpError.generic('Specified size is not multiple of 512');
+  return { offset: Number(offset), size: hasSize ? Number(size) : undefined };
+}
 
 registerDriver(rawDriver);

@@ -2,6 +2,7 @@
  * The DriverInstance of an open qcow2 image: maps the driver interface onto
  * the image operations (read.ts, write.ts, zero-discard.ts, resize.ts, ...).
  */
+import type { QDict } from '../../../qmp/json/value.js';
 import type {
   BlockStatusExtent, DriverImageInfo, DriverInstance, InternalSnapshot, SnapshotTimes, StoredBitmap, WriteFlags, ZeroFlags,
 } from '../driver.js';
@@ -9,6 +10,7 @@ import { QmpError } from '../../../qmp/error.js';
 import { INCOMPAT_CORRUPT, INCOMPAT_DIRTY } from './constants.js';
 import { qcow2Errors as E } from './errors.js';
 import { lazyRefcounts } from './header.js';
+import { checkQcow2Options } from './runtime-options.js';
 import { buildHeaderCluster } from './header-write.js';
 import type { Qcow2Image } from './image.js';
 import { claimStoredBitmaps, loadBitmaps, removeStoredBitmap, storeBitmaps, storedBitmapInfo } from './bitmaps.js';
@@ -21,6 +23,11 @@ import { discardImage, writeZeroesImage } from './zero-discard.js';
 
 export class Qcow2Instance implements DriverInstance {
   constructor(readonly img: Qcow2Image) {}
+
+  /** qcow2_reopen_prepare runs the same qcow2_update_options_prepare as the open. */
+  checkReopenOptions(options: QDict): void {
+    checkQcow2Options(options, this.img);
+  }
 
   length(): number {
     return this.img.size;
