@@ -7,6 +7,7 @@
 import { open } from 'node:fs/promises';
 import { describeErrno } from '../util/errno.js';
 import { QmpError } from '../qmp/error.js';
+import { isForeignFormat, refuseForeignImage } from './drivers/foreign-formats.js';
 import { isDict, newDict, type QDict, type QValue } from '../qmp/json/value.js';
 import type { BdrvChild } from './child.js';
 import type { ChildIo, OpenedHostFile } from './drivers/driver.js';
@@ -80,7 +81,7 @@ export async function openNode(scope: OpenScope, opts: QDict, inherit: Inherited
   const { graph, change } = scope;
   const driverName = opts.driver as string;
   const driver = findDriver(driverName);
-  if (!driver) throw QmpError.generic(`Driver '${driverName}' is not supported by qmpd`);
+  if (!driver && !isForeignFormat(driverName)) throw QmpError.generic(`Driver '${driverName}' is not supported by qmpd`);
   const readOnly = (opts['read-only'] as boolean | undefined) ?? inherit.readOnly;
   // force-share and the cache mode are inherited by implicit children, like read-only
   const forceShare = (opts['force-share'] as boolean | undefined) ?? inherit.forceShare ?? false;
@@ -93,11 +94,12 @@ export async function openNode(scope: OpenScope, opts: QDict, inherit: Inherited
   }
 
   let fileNode: BlockNode | undefined;
-  if (!driver.protocol) {
+  if (!driver?.protocol) {
     const fileRef = opts.file;
     if (fileRef === undefined) throw QmpError.generic("Parameter 'file' is missing");
     fileNode = await resolveChild(scope, fileRef, { readOnly, forceShare, cache, unmap: true });
   }
+  if (!driver) return refuseForeignImage(driverName, fileNode!);
 
   const requested = opts['node-name'] as string | undefined;
   if (requested !== undefined) graph.checkNewName(requested);

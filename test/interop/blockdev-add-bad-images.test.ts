@@ -57,4 +57,23 @@ describe.skipIf(skipWithout('qemu-img', 'qemu-storage-daemon'))('blockdev-add of
     }
     expect(await a.execute('query-named-block-nodes')).toEqual([]);
   });
+
+  it.each(['qed', 'vmdk', 'vpc', 'parallels'])(
+    'opens a qcow2 file as %s with the format driver\'s own error, as QSD; an image in that format is not supported',
+    async (format) => {
+      const args = (file: string) => ({ driver: format, 'node-name': 'foreign', file: { driver: 'file', filename: ours.path(file) } });
+      const theirReply = await b.command('blockdev-add', args('fresh.qcow2'));
+      expect(theirReply.error).toBeDefined();
+      // both daemons read the same file; QSD's answer is the reference
+      const before = sha(ours.path('fresh.qcow2'));
+      expect((await a.command('blockdev-add', args('fresh.qcow2'))).error).toEqual(theirReply.error);
+      expect(sha(ours.path('fresh.qcow2'))).toBe(before);
+      execFileSync('qemu-img', ['create', '-q', '-f', format, ours.path(`real.${format}`), '1M']);
+      expect((await a.command('blockdev-add', args(`real.${format}`))).error).toEqual({
+        class: 'GenericError',
+        desc: `Driver '${format}' is not supported by qmpd`,
+      });
+      expect(await a.execute('query-named-block-nodes')).toEqual([]);
+    },
+  );
 });
