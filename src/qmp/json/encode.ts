@@ -58,6 +58,21 @@ class AsciiWriter {
     }
   }
 
+  /** A non-negative safe integer as decimal digits, without a string in between (most numbers in answers). */
+  uint(n: number): void {
+    if (n < 10) return this.byte(0x30 + n);
+    let digits = 1;
+    for (let x = n; x >= 10; x = Math.floor(x / 10)) digits++;
+    this.ensure(digits);
+    let p = this.pos + digits;
+    for (let x = n; x > 0; ) {
+      const q = Math.floor(x / 10);
+      this.buf[--p] = 0x30 + (x - q * 10);
+      x = q;
+    }
+    this.pos += digits;
+  }
+
   string(s: string): void {
     if (isPlain(s)) {
       this.byte(Ch.Quote);
@@ -114,7 +129,7 @@ function compact(w: AsciiWriter, v: unknown): void {
     case 'string':
       return w.string(v);
     case 'number':
-      return w.text(numberText(v));
+      return Number.isSafeInteger(v) && v >= 0 ? w.uint(v) : w.text(numberText(v));
     case 'bigint':
       return w.text(v.toString());
     case 'boolean':

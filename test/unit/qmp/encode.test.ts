@@ -43,6 +43,17 @@ describe('encodeMessage', () => {
     expect(text({ alpha: 1, beta: undefined, gamma: 1 })).toBe(expectOrder(['alpha', 'gamma']));
   });
 
+  it('writes integers as their decimal digits, -0 as 0, beyond 2^53 as String() does', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.nat(), fc.maxSafeNat(), fc.integer({ min: -(2 ** 31), max: 2 ** 31 })), (n) => {
+        expect(encodeJson(n)).toBe(String(n));
+      }),
+    );
+    expect(encodeJson([0, -0, 9, 10, 99, 100, 2 ** 53 - 1, 2 ** 53, 2 ** 62])).toBe(
+      `[0, 0, 9, 10, 99, 100, 9007199254740991, 9007199254740992, ${String(2 ** 62)}]`,
+    );
+  });
+
   it('writes any value as JSON that parses back to it, large answers included', () => {
     const value = fc.letrec((tie) => ({
       node: fc.oneof(
