@@ -6,11 +6,11 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { formatQcow2, type Qcow2CreateOptions } from '../../src/block/drivers/qcow2/create.js';
-import { QmpError } from '../../src/qmp/error.js';
 import { FileChild, InstanceChild } from '../helpers/file-child.js';
 import { openQcow2 } from '../helpers/qcow2.js';
 import { mustRun, qemuImgCheck, qemuImgInfo, qemuIo, tempDir } from '../helpers/qcow2-tools.js';
 import { skipWithout } from '../helpers/tools.js';
+import { refusal } from '../helpers/refusal.js';
 
 const MiB = 1024 * 1024;
 
@@ -24,15 +24,6 @@ async function newImage(path: string, opts: Qcow2CreateOptions): Promise<void> {
 function expectClean(path: string): void {
   const c = qemuImgCheck(path);
   expect({ status: c.status, corruptions: c.corruptions, leaks: c.leaks }).toEqual({ status: 0, corruptions: 0, leaks: 0 });
-}
-
-async function refusal(p: Promise<unknown>): Promise<string> {
-  const err = await p.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(QmpError);
-  return (err as QmpError).desc;
 }
 
 describe.skipIf(skipWithout('qemu-img', 'qemu-io'))('qcow2 metadata seen by QEMU', () => {

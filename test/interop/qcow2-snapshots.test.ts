@@ -7,23 +7,14 @@
  */
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { QmpError } from '../../src/qmp/error.js';
 import { openQcow2, type OpenedQcow2 } from '../helpers/qcow2.js';
 import { contentAt, listed, structure } from '../helpers/qcow2-snapshot-tools.js';
 import { mustRun, qemuImgCheck, qemuIo, tempDir, tool } from '../helpers/qcow2-tools.js';
 import { skipWithout } from '../helpers/tools.js';
+import { refusal } from '../helpers/refusal.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
-
-async function refusal(p: Promise<unknown>): Promise<string> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(QmpError);
-  return (err as QmpError).desc;
-}
 
 describe.skipIf(skipWithout('qemu-img', 'qemu-io'))('qcow2 internal snapshots with QEMU', () => {
   const tmp = tempDir('qmpd-snap-');

@@ -9,10 +9,10 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { DriverInstance } from '../../../../src/block/drivers/driver.js';
 import { formatQcow2 } from '../../../../src/block/drivers/qcow2/create.js';
-import { QmpError } from '../../../../src/qmp/error.js';
 import { MemChild } from '../../../helpers/file-child.js';
 import { openOnChild } from '../../../helpers/qcow2.js';
 import { readSnapshot, snapshotCheck } from '../../../helpers/qcow2-snapshot-check.js';
+import { refusal } from '../../../helpers/refusal.js';
 
 const SIZE = 160 * 1024;
 const MAX_SIZE = 256 * 1024;
@@ -64,15 +64,6 @@ function range(s: State, at: number, span: number): { off: number; len: number }
   const size = s.model.length;
   const off = Math.floor(at * size);
   return { off, len: Math.max(1, Math.floor(span * (size - off) * 0.5)) };
-}
-
-async function refusal(p: Promise<unknown>): Promise<string> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(QmpError);
-  return (err as QmpError).desc;
 }
 
 async function apply(s: State, op: Op): Promise<void> {

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { DriverInstance } from '../../../../src/block/drivers/driver.js';
 import { formatQcow2, type Qcow2CreateOptions } from '../../../../src/block/drivers/qcow2/create.js';
-import { QmpError } from '../../../../src/qmp/error.js';
 import { MemChild } from '../../../helpers/file-child.js';
 import { openOnChild } from '../../../helpers/qcow2.js';
 import { miniCheck } from '../../../helpers/qcow2-check.js';
+import { refusal } from '../../../helpers/refusal.js';
 
 const CS = 4096;
 
@@ -18,12 +18,6 @@ async function image(opts: Partial<Qcow2CreateOptions> = {}, backing: MemChild |
 
 async function statusAt(inst: DriverInstance, off: number): Promise<string> {
   return (await inst.blockStatus!(off, CS)).status;
-}
-
-async function refusal(p: Promise<unknown>): Promise<string> {
-  const err = await p.then(() => null, (e: unknown) => e);
-  expect(err).toBeInstanceOf(QmpError);
-  return (err as QmpError).desc;
 }
 
 describe('qcow2 zero writes and discards', () => {
