@@ -5,13 +5,17 @@
  * read-only image can no longer take them.
  */
 import type { Logger } from 'pino';
+import type { DirtyBitmap } from './bitmap.js';
 import type { StoredBitmap } from './drivers/driver.js';
 import type { BlockNode } from './node.js';
 
-/** The bitmaps to store, oldest first; one a pending transaction took out of the image stays out. */
+/** Persistent, and not taken out of the image by a pending transaction (QEMU's skip_store). */
+const belongsInImage = (b: DirtyBitmap): boolean => b.persistent && !b.skipStore;
+
+/** The bitmaps to store, oldest first. */
 function bitmapsToStore(node: BlockNode): StoredBitmap[] {
   return node.bitmaps
-    .filter((b) => b.persistent && !b.skipStore)
+    .filter(belongsInImage)
     .reverse()
     .map((b) => {
       const stored: StoredBitmap = { name: b.name, granularity: b.granularity, enabled: b.recording, bits: b.snapshotBits() };
@@ -21,21 +25,17 @@ function bitmapsToStore(node: BlockNode): StoredBitmap[] {
     });
 }
 
-function hasBitmapsToStore(node: BlockNode): boolean {
-  return node.bitmaps.some((b) => b.persistent && !b.skipStore);
-}
-
 /**
  * Stores the node's persistent bitmaps in its image, which must still be
  * writable: before the node becomes read-only, as QEMU's reopen prepare
  * does (qcow2_reopen_bitmaps_ro). Nothing to store leaves the image alone.
  */
 export async function storeNodeBitmaps(node: BlockNode): Promise<void> {
-  if (!node.instance.storeBitmaps || node.readOnly || !hasBitmapsToStore(node)) return;
+  if (!node.instance.storeBitmaps || node.readOnly || !node.bitmaps.some(belongsInImage)) return;
   await node.instance.storeBitmaps(bitmapsToStore(node));
   // the refcounts the store changed are written back before the image turns read-only
   await node.instance.flush?.();
-  for (const b of node.bitmaps) if (b.persistent && !b.skipStore) b.inImage = true;
+  for (const b of node.bitmaps) if (belongsInImage(b)) b.inImage = true;
 }
 
 /**
@@ -59,7 +59,7 @@ export function releaseReadOnlyBitmaps(node: BlockNode): void {
 /** At close: a writable node stores its bitmaps; a read-only one loses those never stored, as QEMU does. */
 export async function storeBitmapsAtClose(node: BlockNode, log: Logger): Promise<void> {
   if (!node.readOnly) return storeNodeBitmaps(node);
-  const lost = node.bitmaps.filter((b) => b.persistent && !b.skipStore && !b.inImage);
+  const lost = node.bitmaps.filter((b) => belongsInImage(b) && !b.inImage);
   if (lost.length > 0) {
     log.warn(
       { node: node.nodeName, bitmaps: lost.map((b) => b.name) },
