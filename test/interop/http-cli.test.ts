@@ -5,11 +5,11 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CLI, TestDaemon } from '../helpers/daemon.js';
+import { CLI, REPO, TestDaemon } from '../helpers/daemon.js';
 import { WsMessageClient } from '../helpers/message-client.js';
 
 /** The URL the daemon logged once HTTP was listening (needs --log-level info). */
@@ -98,9 +98,15 @@ describe('qmpd --http', () => {
     }
   });
 
-  it('prints the HTTP URL in the default run', async () => {
+  it('prints the HTTP URL in the default run that `npm start` starts', async () => {
+    // the options of package.json's start script (README: `npm start`), with a state directory of our own
+    const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { scripts: { start: string } };
+    const [node, script, ...startArgs] = pkg.scripts.start.split(' ');
+    expect([node, script]).toEqual(['node', 'dist/cli.js']);
     const dir = mkdtempSync(join(tmpdir(), 'qmpd-default-'));
-    const proc = spawn(process.execPath, [CLI, '--state-dir', join(dir, 'state')], { env: { ...process.env, QMPD_HTTP_TOKEN: '' } });
+    const proc = spawn(process.execPath, [CLI, ...startArgs, '--state-dir', join(dir, 'state')], {
+      env: { ...process.env, QMPD_HTTP_TOKEN: '' },
+    });
     try {
       let stdout = '';
       proc.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
