@@ -63,23 +63,37 @@ export class Qmp {
   }
   constructor(sock) {
     this.sock = sock;
-    this.buf = '';
+    // bytes of an unfinished line; each byte is scanned once, so a 5 MB answer costs
+    // the client linear time (a growing string searched from its start would not)
+    this.partial = [];
     this.replies = [];
     this.waiting = [];
-    sock.setEncoding('utf8');
     sock.setNoDelay(true);
-    sock.on('data', (d) => {
-      this.buf += d;
+    sock.on('data', (chunk) => {
+      let start = 0;
       let i;
-      while ((i = this.buf.indexOf('\n')) >= 0) {
-        const line = this.buf.slice(0, i);
-        this.buf = this.buf.slice(i + 1);
-        if (line.startsWith('{"timestamp"') || line.includes('"event"')) continue;
-        const w = this.waiting.shift();
-        if (w) w(line);
-        else this.replies.push(line);
+      while ((i = chunk.indexOf(0x0a, start)) >= 0) {
+        const piece = chunk.subarray(start, i);
+        start = i + 1;
+        let line;
+        if (this.partial.length) {
+          this.partial.push(piece);
+          line = Buffer.concat(this.partial).toString('utf8');
+          this.partial = [];
+        } else {
+          line = piece.toString('utf8');
+        }
+        this.onLine(line);
       }
+      if (start < chunk.length) this.partial.push(chunk.subarray(start));
     });
+  }
+  onLine(line) {
+    // QMP events start with their timestamp (QEMU's member order)
+    if (line.startsWith('{"timestamp"')) return;
+    const w = this.waiting.shift();
+    if (w) w(line);
+    else this.replies.push(line);
   }
   next() {
     const r = this.replies.shift();
