@@ -9,6 +9,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import Ajv2020Module, { type ValidateFunction } from 'ajv/dist/2020.js';
+import { AJV_OPTIONS } from './compiler/ajv-options.js';
 
 // ajv is CommonJS; under NodeNext its class is the module's `.default` (set by ajv for this purpose).
 const Ajv2020 = Ajv2020Module.default;
@@ -56,8 +57,7 @@ function runtimeValidators(dir: string): (command: string) => ArgsValidator | un
   return (command) => {
     if (compiled.has(command)) return compiled.get(command);
     if (!ajv) {
-      // Formats, coercion and defaults stay off: the schemas only check shapes, never change data.
-      ajv = new Ajv2020({ strict: true, allErrors: false, validateSchema: false, allowUnionTypes: true });
+      ajv = new Ajv2020(AJV_OPTIONS);
       ajv.addSchema(JSON.parse(readFileSync(path.join(dir, 'qapi.schema.json'), 'utf8')) as object);
     }
     const file = path.join(cmdDir, `${command}.json`);

@@ -5,6 +5,7 @@
  */
 import Ajv2020Module from 'ajv/dist/2020.js';
 import standaloneModule from 'ajv/dist/standalone/index.js';
+import { AJV_OPTIONS } from '../ajv-options.js';
 
 // ajv is CommonJS; under NodeNext its exports are the modules' `.default`.
 const Ajv2020 = Ajv2020Module.default;
@@ -17,14 +18,7 @@ export function validatorExportName(command: string): string {
 
 /** `files`: the JSON Schema files (relative path → text) written to schema/. */
 export function buildStandaloneValidators(files: ReadonlyMap<string, string>, header: string): string {
-  // Same options as the runtime would use: shapes only, no coercion, no defaults.
-  const ajv = new Ajv2020({
-    strict: true,
-    allErrors: false,
-    validateSchema: false,
-    allowUnionTypes: true,
-    code: { source: true, esm: true, lines: false },
-  });
+  const ajv = new Ajv2020({ ...AJV_OPTIONS, code: { source: true, esm: true, lines: false } });
   ajv.addSchema(JSON.parse(files.get('qapi.schema.json')!) as object);
   const refs: Record<string, string> = {};
   for (const [rel, text] of [...files].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {

@@ -1,9 +1,9 @@
 /**
  * JSON Schema (draft 2020-12, for ajv) of every command's arguments:
  * schema/qapi.schema.json holds one $defs entry per named type, and
- * schema/commands/<name>.json the arguments of one command. Unions put their
- * branches in `allOf`/`if`/`then` and close the object with
- * `unevaluatedProperties`, so base and branch members are allowed together.
+ * schema/commands/<name>.json the arguments of one command. Unions are
+ * discriminated `oneOf`s (OpenAPI's `discriminator` on the tag member) whose
+ * branches list base and branch members together, each branch closed.
  * Integers beyond 2^53 and doubles arrive as bigint/QDouble objects, which
  * these schemas reject: the runtime walker decides those.
  */
@@ -77,32 +77,47 @@ class Writer {
 
   object(t: ObjectType): { [k: string]: Json } {
     const { properties, required } = this.properties(t.members);
-    const out: { [k: string]: Json } = { type: 'object', properties };
-    if (required.length) out.required = required;
     if (!t.variants) {
+      const out: { [k: string]: Json } = { type: 'object', properties };
+      if (required.length) out.required = required;
       out.additionalProperties = false;
       return out;
     }
-    // Cases sharing a branch type share one if/then clause.
-    const byType = new Map<string, { type: ObjectType; cases: string[] }>();
-    for (const c of t.variants.cases) {
-      if (!c.on || c.type.kind !== 'object' || c.type.members.every((m) => !m.on)) continue;
-      const entry = byType.get(c.type.name) ?? { type: c.type, cases: [] };
+    return this.union(t, properties, required);
+  }
+
+  /**
+   * A union as a discriminated oneOf: one closed branch (base and branch
+   * members together) per branch type, each its own $defs entry. ajv then
+   * picks the branch by the tag's value and validates only it, in a function
+   * of its own, instead of trying every if/then and tracking evaluated members.
+   */
+  private union(t: ObjectType, baseProps: Record<string, Json>, baseRequired: string[]): { [k: string]: Json } {
+    const variants = t.variants!;
+    const tag = variants.tag.name;
+    // Tag values sharing a branch type share one branch; values without members share the base-only one.
+    const byType = new Map<string, { type: ObjectType | undefined; cases: string[] }>();
+    for (const c of variants.cases) {
+      if (!c.on) continue;
+      const type = c.type.kind === 'object' && c.type.members.some((m) => m.on) ? c.type : undefined;
+      if (type?.variants) throw new Error(`${t.name}: branch '${c.name}' is itself a union, which the JSON Schema writer does not nest`);
+      const key = type?.name ?? '';
+      const entry = byType.get(key) ?? { type, cases: [] };
       entry.cases.push(c.name);
-      byType.set(c.type.name, entry);
+      byType.set(key, entry);
     }
-    const tag = t.variants.tag.name;
-    const clauses: Json[] = [];
-    for (const { type, cases } of byType.values()) {
-      const branch = this.properties(type.members);
-      const then: { [k: string]: Json } = { properties: branch.properties };
-      if (branch.required.length) then.required = branch.required;
-      const match: Json = cases.length === 1 ? { const: cases[0]! } : { enum: cases };
-      clauses.push({ if: { properties: { [tag]: match }, required: [tag] }, then });
+    const oneOf: Json[] = [];
+    for (const [key, { type, cases }] of byType) {
+      const branch = type ? this.properties(type.members) : { properties: {}, required: [] };
+      const properties: Record<string, Json> = { ...baseProps, ...branch.properties };
+      properties[tag] = cases.length === 1 ? { const: cases[0]! } : { enum: cases };
+      const def: { [k: string]: Json } = { type: 'object', properties, required: [...baseRequired, ...branch.required], additionalProperties: false };
+      // '.' is in no QAPI name, so a branch's name never meets a type's
+      const name = `${t.name}.${key || 'base'}`;
+      this.defs.set(name, def);
+      oneOf.push({ $ref: `#/$defs/${name}` });
     }
-    if (clauses.length) out.allOf = clauses;
-    out.unevaluatedProperties = false;
-    return out;
+    return { type: 'object', properties: { [tag]: baseProps[tag]! }, required: [tag], discriminator: { propertyName: tag }, oneOf };
   }
 
   private define(t: QType): Json {
