@@ -68,7 +68,15 @@ export function fullOptions(node: BlockNode): QDict {
   return opts;
 }
 
+/** The node's filename, worked out once until its subtree changes (see BlockNode.cachedFilename). */
 export function nodeFilename(node: BlockNode): string {
+  if (node.cachedFilename !== undefined) return node.cachedFilename;
+  // children first: a node keeps its filename only while its children keep theirs
+  for (const edge of node.children.values()) nodeFilename(edge.child);
+  return (node.cachedFilename = refreshFilename(node));
+}
+
+function refreshFilename(node: BlockNode): string {
   const driver = node.driver;
   if (driver.name === 'file') return node.options.filename as string;
   // a format node is named after its file only when that file is a plain protocol node

@@ -5,7 +5,7 @@
  * so a failing command leaves nothing changed.
  */
 import { BdrvChild } from './child.js';
-import type { BlockNode } from './node.js';
+import { BlockNode } from './node.js';
 import type { NodeParent } from './parent.js';
 
 export class GraphChange {
@@ -46,9 +46,11 @@ export class GraphChange {
     const parent = edge.parent as NodeParent & { children?: Map<string, BdrvChild> };
     parent.children?.set(edge.edgeName, edge);
     edge.child.parents.unshift(edge);
+    childrenChanged(edge);
     this.record(() => {
       if (parent.children?.get(edge.edgeName) === edge) parent.children.delete(edge.edgeName);
       removeFrom(edge.child.parents, edge);
+      childrenChanged(edge);
     });
   }
 
@@ -57,9 +59,11 @@ export class GraphChange {
     const index = edge.child.parents.indexOf(edge);
     parent.children?.delete(edge.edgeName);
     removeFrom(edge.child.parents, edge);
+    childrenChanged(edge);
     this.record(() => {
       parent.children?.set(edge.edgeName, edge);
       edge.child.parents.splice(index, 0, edge);
+      childrenChanged(edge);
     });
   }
 
@@ -70,10 +74,12 @@ export class GraphChange {
     removeFrom(from.parents, edge);
     edge.child = to;
     to.parents.unshift(edge);
+    childrenChanged(edge);
     this.record(() => {
       removeFrom(to.parents, edge);
       edge.child = from;
       from.parents.splice(index, 0, edge);
+      childrenChanged(edge);
     });
   }
 
@@ -92,6 +98,11 @@ export class GraphChange {
       edge.shared = old.shared;
     });
   }
+}
+
+/** A node's filename spells out its children: a node whose children changed has another one. */
+function childrenChanged(edge: BdrvChild): void {
+  if (edge.parent instanceof BlockNode) edge.parent.filenameChanged();
 }
 
 function removeFrom<T>(list: T[], item: T): void {

@@ -58,7 +58,6 @@ function imageInfo(node: BlockNode, filename: string, actual: number | undefined
  */
 export class InfoCache {
   private readonly sizes = new Map<BlockNode, number | undefined>();
-  private readonly names = new Map<BlockNode, string>();
   private readonly flatInfo = new Map<BlockNode, ImageInfo>();
   private readonly chainInfo = new Map<BlockNode, ImageInfo>();
 
@@ -79,17 +78,11 @@ export class InfoCache {
     await Promise.all(pending);
   }
 
-  filename(node: BlockNode): string {
-    let name = this.names.get(node);
-    if (name === undefined) this.names.set(node, (name = nodeFilename(node)));
-    return name;
-  }
-
   image(node: BlockNode): ImageInfo {
     let info = this.flatInfo.get(node);
     if (!info) {
       const source = sizeSource(node);
-      info = imageInfo(node, this.filename(node), source && this.sizes.get(source));
+      info = imageInfo(node, nodeFilename(node), source && this.sizes.get(source));
       this.flatInfo.set(node, info);
     }
     return info;
@@ -114,11 +107,11 @@ export class InfoCache {
     if (!flat) for (let n = node.backing?.child; n; n = n.backing?.child) depth++;
     // members in QAPI order: the encoder derives QEMU's wire order from it
     const out = {
-      file: this.filename(node),
+      file: nodeFilename(node),
       'node-name': node.nodeName,
       ro: node.readOnly,
       drv: node.driver.name,
-      backing_file: node.backing ? this.filename(node.backing.child) : undefined,
+      backing_file: node.backing ? nodeFilename(node.backing.child) : undefined,
       backing_file_depth: depth,
       encrypted: false,
       detect_zeroes: (node.options['detect-zeroes'] as BlockDeviceInfo['detect_zeroes'] | undefined) ?? 'off',

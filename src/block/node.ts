@@ -32,16 +32,17 @@ export class BlockNode implements NodeParent {
   instance!: DriverInstance;
   /** Created by blockdev-add / --blockdev: the monitor holds a reference. */
   monitorOwned = false;
-  /** bs->backing_file: the backing file name recorded in the image header ('' if none). */
-  backingFile = '';
   /** bs->backing_format */
   backingFormat = '';
+  private headerBackingFile = '';
+  private autoBacking = '';
   /**
-   * bs->auto_backing_file: the header's backing name as written, or, once the
-   * backing was opened from it, that node's filename. A backing child with another
-   * filename was chosen by the user, and the node's filename then spells it out.
+   * nodeFilename()'s answer, kept until something it depends on changes: this
+   * node's children or backing names, or anything below them. Whenever a node
+   * holds one, so do its children (filename.ts), so clearing can stop at a node
+   * without one.
    */
-  autoBackingFile = '';
+  cachedFilename: string | undefined;
   /** block-set-write-threshold, as QEMU prints it back (int64); 0 = none. */
   writeThreshold = 0;
   /** Highest byte offset written so far (query-blockstats). */
@@ -71,6 +72,37 @@ export class BlockNode implements NodeParent {
     readonly options: QDict,
     public readOnly: boolean,
   ) {}
+
+  /** bs->backing_file: the backing file name recorded in the image header ('' if none). */
+  get backingFile(): string {
+    return this.headerBackingFile;
+  }
+
+  set backingFile(name: string) {
+    this.headerBackingFile = name;
+    this.filenameChanged();
+  }
+
+  /**
+   * bs->auto_backing_file: the header's backing name as written, or, once the
+   * backing was opened from it, that node's filename. A backing child with another
+   * filename was chosen by the user, and the node's filename then spells it out.
+   */
+  get autoBackingFile(): string {
+    return this.autoBacking;
+  }
+
+  set autoBackingFile(name: string) {
+    this.autoBacking = name;
+    this.filenameChanged();
+  }
+
+  /** This node's filename, and so that of every node above it, must be worked out again. */
+  filenameChanged(): void {
+    if (this.cachedFilename === undefined) return;
+    this.cachedFilename = undefined;
+    for (const e of this.parents) if (e.parent instanceof BlockNode) e.parent.filenameChanged();
+  }
 
   describeUser(): string {
     return `node '${this.nodeName}'`;

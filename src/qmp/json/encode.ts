@@ -9,7 +9,7 @@
  * nodes, 5 MB) costs one buffer and one string, not a string per member.
  */
 import { memberOrder } from './member-order.js';
-import { encodeString, formatDouble, isPlain } from './scalars.js';
+import { encodeString, formatDouble } from './scalars.js';
 import { QDouble } from './value.js';
 
 export { encodeString, formatDouble } from './scalars.js';
@@ -18,10 +18,12 @@ const INITIAL_BYTES = 64 * 1024;
 /** A scratch buffer grown past this is not kept for the next message. */
 const KEEP_BYTES = 1024 * 1024;
 /** Text shorter than this is copied byte by byte (cheaper than a call into Buffer.write). */
-const SHORT_TEXT = 32;
+const SHORT_TEXT = 16;
 /** Escaped forms of strings that need escaping (json: filenames repeat in every answer). */
 const MAX_ESCAPED_CACHE = 1024;
 const escapedCache = new Map<string, string>();
+/** A character that a JSON string cannot carry as it is (see isPlain()). */
+const NOT_PLAIN = /[^\x20\x21\x23-\x5b\x5d-\x7e]/;
 
 const enum Ch {
   Quote = 0x22,
@@ -31,6 +33,18 @@ const enum Ch {
   RCurly = 0x7d,
 }
 
+const ascii = (s: string) => Buffer.from(s, 'latin1');
+const TRUE = ascii('true');
+const FALSE = ascii('false');
+const NULL = ascii('null');
+const COMMA = ascii(', ');
+
+/**
+ * Output bytes. Much of an answer is written before V8 has optimized this
+ * code, so text is moved in few, large steps: fixed pieces (member labels,
+ * literals) are copied whole, scanned once by a regular expression, and the
+ * loops keep the buffer in locals rather than reading fields per byte.
+ */
 class AsciiWriter {
   buf = Buffer.allocUnsafe(INITIAL_BYTES);
   pos = 0;
@@ -48,14 +62,25 @@ class AsciiWriter {
     this.buf[this.pos++] = c;
   }
 
+  /** Bytes prepared once. */
+  bytes(b: Uint8Array): void {
+    this.ensure(b.length);
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+  }
+
   /** ASCII text as it is. */
   text(s: string): void {
-    this.ensure(s.length);
-    if (s.length < SHORT_TEXT) {
-      for (let i = 0; i < s.length; i++) this.buf[this.pos++] = s.charCodeAt(i);
-    } else {
+    const n = s.length;
+    this.ensure(n);
+    if (n >= SHORT_TEXT) {
       this.pos += this.buf.write(s, this.pos, 'latin1');
+      return;
     }
+    const buf = this.buf;
+    let pos = this.pos;
+    for (let i = 0; i < n; i++) buf[pos++] = s.charCodeAt(i);
+    this.pos = pos;
   }
 
   /** A non-negative safe integer as decimal digits, without a string in between (most numbers in answers). */
@@ -64,17 +89,18 @@ class AsciiWriter {
     let digits = 1;
     for (let x = n; x >= 10; x = Math.floor(x / 10)) digits++;
     this.ensure(digits);
+    const buf = this.buf;
     let p = this.pos + digits;
     for (let x = n; x > 0; ) {
       const q = Math.floor(x / 10);
-      this.buf[--p] = 0x30 + (x - q * 10);
+      buf[--p] = 0x30 + (x - q * 10);
       x = q;
     }
     this.pos += digits;
   }
 
   string(s: string): void {
-    if (isPlain(s)) {
+    if (!NOT_PLAIN.test(s)) {
       this.byte(Ch.Quote);
       this.text(s);
       this.byte(Ch.Quote);
@@ -133,26 +159,25 @@ function compact(w: AsciiWriter, v: unknown): void {
     case 'bigint':
       return w.text(v.toString());
     case 'boolean':
-      return w.text(v ? 'true' : 'false');
+      return w.bytes(v ? TRUE : FALSE);
     case 'object': {
-      if (v === null) return w.text('null');
+      if (v === null) return w.bytes(NULL);
       if (v instanceof QDouble) return w.text(formatDouble(v.value));
       if (Array.isArray(v)) {
         w.byte(Ch.LSquare);
         for (let i = 0; i < v.length; i++) {
-          if (i) w.text(', ');
+          if (i) w.bytes(COMMA);
           compact(w, v[i]);
         }
         return w.byte(Ch.RSquare);
       }
       const obj = v as Record<string, unknown>;
       w.byte(Ch.LCurly);
-      let first = true;
-      for (const m of memberOrder(obj)) {
-        if (!first) w.text(', ');
-        w.text(m.label);
+      const members = memberOrder(obj);
+      for (let i = 0; i < members.length; i++) {
+        const m = members[i]!;
+        w.bytes(i ? m.nextBytes : m.firstBytes);
         compact(w, obj[m.key]);
-        first = false;
       }
       return w.byte(Ch.RCurly);
     }

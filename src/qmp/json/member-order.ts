@@ -11,6 +11,9 @@ export interface Member {
   key: string;
   /** '"key": ' as it goes out */
   label: string;
+  /** The label's bytes, first in an object / after another member (', ' first). */
+  firstBytes: Uint8Array;
+  nextBytes: Uint8Array;
 }
 
 interface ShapeNode {
@@ -44,7 +47,10 @@ export function memberOrder(obj: Record<string, unknown>): Member[] {
   if (!node.order) {
     const keys: string[] = [];
     for (const key in obj) if (obj[key] !== undefined) keys.push(key);
-    node.order = qdictOrder(keys).map((key) => ({ key, label: encodeString(key) + ': ' }));
+    node.order = qdictOrder(keys).map((key) => {
+      const label = encodeString(key) + ': ';
+      return { key, label, firstBytes: Buffer.from(label, 'latin1'), nextBytes: Buffer.from(', ' + label, 'latin1') };
+    });
   }
   return node.order;
 }

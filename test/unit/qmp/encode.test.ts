@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { encodeJson, encodeMessage, formatDouble } from '../../../src/qmp/json/encode.js';
+import { encodeJson, encodeMessage, encodeString, formatDouble } from '../../../src/qmp/json/encode.js';
 import { qdictOrder } from '../../../src/qmp/qdict-order.js';
 import { QDouble } from '../../../src/qmp/json/value.js';
 
@@ -80,5 +80,41 @@ describe('encodeMessage', () => {
     expect(text.length).toBeGreaterThan(1024 * 1024);
     expect((JSON.parse(text) as { return: unknown[] }).return).toEqual(big);
     expect(encodeMessage({ return: {} })).toBe('{"return": {}}\r\n');
+  });
+
+  it('writes byte for byte what a plain string-building writer would', () => {
+    // the reference: QEMU's rules spelled out with strings, no buffers or caches
+    const reference = (v: unknown): string => {
+      if (typeof v === 'string') return encodeString(v);
+      // integers of int64's range as digits, other numbers as %.17g
+      if (typeof v === 'number') return Number.isInteger(v) && Math.abs(v) < 2 ** 63 ? String(v === 0 ? 0 : v) : formatDouble(v);
+      if (typeof v === 'boolean' || v === null) return String(v);
+      if (v === undefined) return 'null';
+      if (Array.isArray(v)) return `[${v.map(reference).join(', ')}]`;
+      const obj = v as Record<string, unknown>;
+      const keys = qdictOrder(Object.keys(obj).filter((k) => obj[k] !== undefined));
+      return `{${keys.map((k) => `${encodeString(k)}: ${reference(obj[k])}`).join(', ')}}`;
+    };
+    const value = fc.letrec((tie) => ({
+      node: fc.oneof(
+        { depthSize: 'small' },
+        fc.string({ unit: 'binary', maxLength: 40 }),
+        fc.string({ unit: 'grapheme-ascii', maxLength: 40 }),
+        fc.integer(),
+        fc.maxSafeNat(),
+        fc.double({ noNaN: true, noDefaultInfinity: true }),
+        fc.boolean(),
+        fc.constant(null),
+        fc.constant(undefined),
+        fc.array(tie('node'), { maxLength: 4 }),
+        fc.dictionary(fc.constantFrom('file', 'node-name', 'ro', 'a', 'b', 'cache', 'x y', 'é'), tie('node'), { maxKeys: 5 }),
+      ),
+    })).node;
+    fc.assert(
+      fc.property(fc.array(value, { maxLength: 30 }), (v) => {
+        expect(encodeJson(v)).toBe(reference(v));
+      }),
+      { numRuns: 500 },
+    );
   });
 });
