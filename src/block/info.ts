@@ -62,20 +62,21 @@ export class InfoCache {
   private readonly chainInfo = new Map<BlockNode, ImageInfo>();
 
   /** Reads the allocated sizes of `nodes` (and of their backing chains, for nested answers). */
-  async load(nodes: Iterable<BlockNode>, chains: boolean): Promise<void> {
+  load(nodes: Iterable<BlockNode>, chains: boolean): Promise<void> | undefined {
     const pending: Promise<void>[] = [];
     const visit = (node: BlockNode) => {
       const source = sizeSource(node);
-      if (source && !this.sizes.has(source)) {
-        this.sizes.set(source, undefined);
-        pending.push(source.instance.allocatedSize!().then((n) => void this.sizes.set(source, n)));
-      }
+      if (!source || this.sizes.has(source)) return;
+      const size = source.instance.allocatedSize!();
+      this.sizes.set(source, typeof size === 'number' ? size : undefined);
+      if (typeof size !== 'number') pending.push(size.then((n) => void this.sizes.set(source, n)));
     };
     for (const node of nodes) {
       visit(node);
       if (chains) for (let n = node.backing?.child; n; n = n.backing?.child) visit(n);
     }
-    await Promise.all(pending);
+    // most sizes are known without I/O: then the answer needs no turn of the event loop
+    return pending.length > 0 ? Promise.all(pending).then(() => undefined) : undefined;
   }
 
   image(node: BlockNode): ImageInfo {
@@ -149,11 +150,12 @@ export async function blockDeviceInfo(node: BlockNode, flat: boolean): Promise<B
   return cache.device(node, flat);
 }
 
-export async function namedBlockNodes(graph: BlockGraph, flat: boolean): Promise<BlockDeviceInfo[]> {
+export function namedBlockNodes(graph: BlockGraph, flat: boolean): BlockDeviceInfo[] | Promise<BlockDeviceInfo[]> {
   const nodes = graph.newestFirst();
   const cache = new InfoCache();
-  await cache.load(nodes, !flat);
-  return nodes.map((node) => cache.device(node, flat));
+  const answer = () => nodes.map((node) => cache.device(node, flat));
+  const loading = cache.load(nodes, !flat);
+  return loading ? loading.then(answer) : answer();
 }
 
 /** query-block: one BlockInfo per named drive. */

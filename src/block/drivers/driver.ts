@@ -163,8 +163,8 @@ export interface DriverInstance {
   createSnapshot?(name: string, times?: SnapshotTimes): Promise<InternalSnapshot>;
   /** Deletes the snapshot matching `id` and/or `name` (both must match when both are given). */
   deleteSnapshot?(id: string | undefined, name: string | undefined): Promise<InternalSnapshot>;
-  /** Bytes the image occupies on its host storage (protocol drivers). */
-  allocatedSize?(): Promise<number>;
+  /** Bytes the image occupies on its host storage (protocol drivers); a number when known without I/O. */
+  allocatedSize?(): number | Promise<number>;
   /** Identity of the host file (device and inode) for image locking (protocol drivers). */
   fileIdentity?(): string;
   /** Filename as QEMU reports it (protocol drivers: the path as given). */

@@ -28,9 +28,7 @@ function nullInstance(size: number, latencyNs: number, readZeroes: boolean): Dri
     async blockStatus(_offset, length) {
       return { length, status: readZeroes ? 'zero' : 'data' };
     },
-    async allocatedSize() {
-      return 0;
-    },
+    allocatedSize: () => 0,
     async close() {},
   };
 }

@@ -49,15 +49,15 @@ export const MAX_TOKEN_SIZE = 64 * 1024 * 1024;
 /** A token buffer grown past this is given back once its token is delivered. */
 const TOKEN_BUFFER_KEEP = 64 * 1024;
 
-function buildTable(): Uint8Array[] {
-  const t: Uint8Array[] = [];
-  for (let s = 0; s < STATE_COUNT; s++) t.push(new Uint8Array(256)); // default: Tok.Error
+/** Transitions, 256 per state: TABLE[state * 256 + byte]. */
+function buildTable(): Uint8Array {
+  const t = new Uint8Array(STATE_COUNT * 256); // default: Tok.Error
   const range = (s: number, lo: number, hi: number, to: number) => {
-    for (let c = lo; c <= hi; c++) t[s]![c] = to;
+    for (let c = lo; c <= hi; c++) t[s * 256 + c] = to;
   };
   const ch = (c: string) => c.charCodeAt(0);
   const set = (s: number, c: string, to: number) => {
-    t[s]![ch(c)] = to;
+    t[s * 256 + ch(c)] = to;
   };
 
   // Recovery skips to a promising resynchronisation point without consuming it.
@@ -122,10 +122,16 @@ function buildTable(): Uint8Array[] {
 
 const TABLE = buildTable();
 
-export type TokenSink = (type: Tok, bytes: Buffer, length: number) => void;
+/**
+ * A finished token: its bytes are `bytes[start, end)`, valid only during the
+ * call (a view of the input chunk when the token lies within it, else of the
+ * lexer's own buffer).
+ */
+export type TokenSink = (type: Tok, bytes: Uint8Array, start: number, end: number) => void;
 
 export class JsonLexer {
   private state = S_START;
+  /** Bytes of an unfinished token from earlier chunks. */
   private token = Buffer.allocUnsafe(64);
   private length = 0;
 
@@ -141,84 +147,94 @@ export class JsonLexer {
     this.length = 0;
   }
 
+  /**
+   * The transition loop, with state in locals: a token that begins and ends
+   * within the chunk is handed on as a view of it, only a token cut by the
+   * chunk's end is copied.
+   */
   feed(chunk: Uint8Array): void {
     const n = chunk.length;
+    let state = this.state;
+    let start = 0; // where the current token's bytes in this chunk begin
     let i = 0;
     while (i < n) {
-      // Fast path: plain bytes inside a string are copied in one go.
-      if (this.state === S_DQ || this.state === S_SQ) {
-        const quote = this.state === S_DQ ? 0x22 : 0x27;
-        let j = i;
-        while (j < n) {
-          const b = chunk[j]!;
+      if (state === S_DQ || state === S_SQ) {
+        // plain bytes inside a string need no transition each
+        const quote = state === S_DQ ? 0x22 : 0x27;
+        while (i < n) {
+          const b = chunk[i]!;
           if (b < 0x20 || b > 0xfd || b === quote || b === 0x5c) break;
-          j++;
+          i++;
         }
-        if (j > i) {
-          this.append(chunk, i, j);
-          i = j;
-          if (this.length > MAX_TOKEN_SIZE) this.oversize();
+        if (this.length + (i - start) > MAX_TOKEN_SIZE) {
+          this.deliver(Tok.Oversize, chunk, start, i);
+          state = S_START;
+          start = i;
           continue;
         }
+        if (i === n) break;
       }
-      this.step(chunk[i]!);
+      const next = TABLE[state * 256 + chunk[i]!]!;
+      const to = next & ~LOOKAHEAD;
+      const consumed = (next & LOOKAHEAD) === 0;
+      const end = consumed ? i + 1 : i;
+      if (to >= FIRST_STATE) {
+        if (to === S_START || to === S_RECOVERY) {
+          this.length = 0;
+          start = end;
+        }
+        state = to;
+      } else {
+        this.deliver(to as Tok, chunk, start, end);
+        start = end;
+        state = to === Tok.Error ? S_RECOVERY : S_START;
+      }
+      // a byte not consumed is looked at again in the new state
+      if (!consumed) continue;
       i++;
+      if (this.length + (i - start) > MAX_TOKEN_SIZE) {
+        // the token is reported as too big, and lexing starts afresh after it
+        this.deliver(Tok.Oversize, chunk, start, i);
+        state = S_START;
+        start = i;
+      }
     }
+    if (state === S_START || state === S_RECOVERY) this.length = 0;
+    else this.keep(chunk, start, n);
+    this.state = state;
   }
 
   /** End of input: a pending token ends here, as if a NUL byte had been looked at. */
   flush(): void {
     if (this.state === S_RECOVERY) this.length = 0;
-    else if (this.state !== S_START) this.deliver((TABLE[this.state]![0]! & ~LOOKAHEAD) as Tok);
+    else if (this.state !== S_START) this.deliver((TABLE[this.state * 256]! & ~LOOKAHEAD) as Tok, this.token, 0, 0);
     this.state = S_START;
   }
 
-  private step(byte: number): void {
-    for (;;) {
-      const next = TABLE[this.state]![byte]!;
-      const consumed = (next & LOOKAHEAD) === 0;
-      const to = next & ~LOOKAHEAD;
-      if (consumed) this.appendByte(byte);
-      if (to >= FIRST_STATE) {
-        if (to === S_START || to === S_RECOVERY) this.length = 0;
-        this.state = to;
-      } else {
-        this.deliver(to as Tok);
-        this.state = to === Tok.Error ? S_RECOVERY : S_START;
-      }
-      if (consumed) break;
+  /** Hands on the token made of the kept bytes and `chunk[start, end)`. */
+  private deliver(type: Tok, chunk: Uint8Array, start: number, end: number): void {
+    if (this.length === 0 && chunk !== this.token) {
+      this.sink(type, chunk, start, end);
+      return;
     }
-    if (this.length > MAX_TOKEN_SIZE) this.oversize();
-  }
-
-  private oversize(): void {
-    this.deliver(Tok.Oversize);
-    this.state = S_START;
-  }
-
-  private deliver(type: Tok): void {
-    this.sink(type, this.token, this.length);
+    this.keep(chunk, start, end);
+    const length = this.length;
     this.length = 0;
+    this.sink(type, this.token, 0, length);
     if (this.token.length > TOKEN_BUFFER_KEEP) this.token = Buffer.allocUnsafe(64);
   }
 
-  private appendByte(byte: number): void {
-    if (this.length === this.token.length) this.grow(this.length + 1);
-    this.token[this.length++] = byte;
-  }
-
-  private append(chunk: Uint8Array, from: number, to: number): void {
+  /** Appends `chunk[from, to)` to the kept bytes. */
+  private keep(chunk: Uint8Array, from: number, to: number): void {
     const need = this.length + (to - from);
-    if (need > this.token.length) this.grow(need);
+    if (need > this.token.length) {
+      let size = this.token.length * 2;
+      while (size < need) size *= 2;
+      const bigger = Buffer.allocUnsafe(size);
+      this.token.copy(bigger, 0, 0, this.length);
+      this.token = bigger;
+    }
     this.token.set(chunk.subarray(from, to), this.length);
     this.length = need;
-  }
-
-  private grow(need: number): void {
-    let size = this.token.length * 2;
-    while (size < need) size *= 2;
-    const bigger = Buffer.allocUnsafe(size);
-    this.token.copy(bigger, 0, 0, this.length);
-    this.token = bigger;
   }
 }

@@ -6,7 +6,7 @@
 import { QmpError, protocolErrors } from '../error.js';
 import { JsonLexer, MAX_TOKEN_SIZE, Tok } from './lexer.js';
 import { JsonSyntaxError, parseTokens, type Token } from './parser.js';
-import { decodeStringToken } from './strings.js';
+import { asciiText, decodeStringToken } from './strings.js';
 import { decodeLenient } from './utf8.js';
 import type { QValue } from './value.js';
 
@@ -25,7 +25,7 @@ export class JsonStreamer {
   private brackets = 0;
 
   constructor(private readonly emit: MessageSink) {
-    this.lexer = new JsonLexer((type, bytes, length) => this.onToken(type, bytes, length));
+    this.lexer = new JsonLexer((type, bytes, start, end) => this.onToken(type, bytes, start, end));
   }
 
   feed(chunk: Uint8Array): void {
@@ -43,7 +43,8 @@ export class JsonStreamer {
     return this.tokenBytes + this.lexer.bufferedBytes;
   }
 
-  private onToken(type: Tok, bytes: Buffer, length: number): void {
+  private onToken(type: Tok, bytes: Uint8Array, start: number, end: number): void {
+    const length = end - start;
     switch (type) {
       case Tok.LCurly:
         this.braces++;
@@ -58,13 +59,13 @@ export class JsonStreamer {
         this.brackets--;
         break;
       case Tok.Error:
-        return this.fail(protocolErrors.jsonParse(`stray '${decodeLenient(bytes, 0, length)}'`));
+        return this.fail(protocolErrors.jsonParse(`stray '${decodeLenient(bytes, start, end)}'`));
     }
     if (this.tokenBytes + length + 1 > MAX_TOKEN_SIZE) return this.fail(protocolErrors.tokenTooBig());
     if (this.tokens.length + 1 > MAX_TOKEN_COUNT) return this.fail(protocolErrors.tooManyTokens());
     if (this.braces + this.brackets > MAX_NESTING) return this.fail(protocolErrors.nestingTooDeep());
 
-    this.tokens.push(makeToken(type, bytes, length));
+    this.tokens.push(makeToken(type, bytes, start, end));
     this.tokenBytes += length;
     if ((this.braces > 0 || this.brackets > 0) && this.braces >= 0 && this.brackets >= 0) return;
     this.parseAndEmit();
@@ -96,12 +97,25 @@ export class JsonStreamer {
   }
 }
 
-function makeToken(type: Tok, bytes: Buffer, length: number): Token {
+/** Structural tokens carry nothing but their type: one shared object each. */
+const STRUCTURAL: Partial<Record<Tok, Token>> = {
+  [Tok.LCurly]: { type: Tok.LCurly, text: '' },
+  [Tok.RCurly]: { type: Tok.RCurly, text: '' },
+  [Tok.LSquare]: { type: Tok.LSquare, text: '' },
+  [Tok.RSquare]: { type: Tok.RSquare, text: '' },
+  [Tok.Colon]: { type: Tok.Colon, text: '' },
+  [Tok.Comma]: { type: Tok.Comma, text: '' },
+};
+
+function makeToken(type: Tok, bytes: Uint8Array, start: number, end: number): Token {
+  const structural = STRUCTURAL[type];
+  if (structural) return structural;
   if (type === Tok.String) {
-    const decoded = decodeStringToken(bytes, length);
+    const decoded = decodeStringToken(bytes, start, end);
     return decoded.error === undefined
       ? { type, text: '', value: decoded.value }
       : { type, text: '', error: decoded.error };
   }
-  return { type, text: bytes.toString('latin1', 0, length) };
+  // number and keyword tokens are ASCII (the lexer takes nothing else into them)
+  return { type, text: asciiText(bytes, start, end) };
 }

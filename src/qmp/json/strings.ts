@@ -33,10 +33,11 @@ function hex4(bytes: Uint8Array, at: number, end: number): number {
   return cp;
 }
 
-export function decodeStringToken(bytes: Buffer, length: number): DecodedString {
-  const end = length - 1; // the closing quote
+/** The string token `bytes[start, tokenEnd)`, quotes included. */
+export function decodeStringToken(bytes: Uint8Array, start: number, tokenEnd: number): DecodedString {
+  const end = tokenEnd - 1; // the closing quote
   let out = '';
-  let p = 1; // after the opening quote
+  let p = start + 1; // after the opening quote
   while (p < end) {
     const b = bytes[p]!;
     if (b === 0x5c) {
@@ -49,10 +50,10 @@ export function decodeStringToken(bytes: Buffer, length: number): DecodedString 
         continue;
       }
       if (e !== 0x75) return { error: 'invalid escape sequence in string' };
-      let cp = hex4(bytes, p, length);
+      let cp = hex4(bytes, p, tokenEnd);
       p += 4;
       if (cp >= 0xd800 && cp <= 0xdbff && bytes[p] === 0x5c && bytes[p + 1] === 0x75) {
-        const trailing = hex4(bytes, p + 2, length);
+        const trailing = hex4(bytes, p + 2, tokenEnd);
         if (trailing >= 0xdc00 && trailing <= 0xdfff) {
           cp = 0x10000 + ((cp & 0x3ff) << 10) + (trailing & 0x3ff);
           p += 6;
@@ -61,7 +62,7 @@ export function decodeStringToken(bytes: Buffer, length: number): DecodedString 
         }
       }
       if (cp < 0 || !isValidCodepoint(cp)) {
-        const shown = bytes.toString('latin1', begin, Math.min(p, length));
+        const shown = asBuffer(bytes).toString('latin1', begin, Math.min(p, tokenEnd));
         return { error: `${shown} is not a valid Unicode character` };
       }
       out += String.fromCodePoint(cp);
@@ -75,7 +76,7 @@ export function decodeStringToken(bytes: Buffer, length: number): DecodedString 
         if (c >= 0x80 || c === 0x5c) break;
         q++;
       }
-      out += bytes.toString('latin1', p, q);
+      out += asciiText(bytes, p, q);
       p = q;
       continue;
     }
@@ -85,4 +86,13 @@ export function decodeStringToken(bytes: Buffer, length: number): DecodedString 
     p = next;
   }
   return { value: out };
+}
+
+/** Bytes below 0x80 as text. */
+export function asciiText(bytes: Uint8Array, from: number, to: number): string {
+  return asBuffer(bytes).toString('latin1', from, to);
+}
+
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
 }

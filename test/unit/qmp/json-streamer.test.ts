@@ -112,6 +112,25 @@ describe('JsonStreamer', () => {
     );
   });
 
+  it('gives the same messages and errors for any input fed whole or byte by byte (property)', () => {
+    // fed whole, tokens are views of the chunk; byte by byte, every token is assembled in the lexer's buffer
+    const piece = fc.oneof(
+      fc.constantFrom('{', '}', '[', ']', ':', ',', ' ', '\n', '\t', '"', "'", '\\', '\\u', '\\ud83d\\ude00', '\\x'),
+      fc.constantFrom('"abc"', "'it''s'", '"\\u00e9\\n"', '"a\\"b"', '12', '-0', '1.5e3', '1e', '007', 'true', 'nul', 'null', 'xyz'),
+      fc.constantFrom('@', '\x00', '\x1f', '\x7f'),
+      fc.uint8Array({ maxLength: 3 }).map((b) => Buffer.from(b).toString('latin1')),
+    );
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 30 }), (pieces) => {
+        const bytes = Buffer.from(pieces.join(''), 'latin1');
+        const whole = run([bytes], true);
+        const single = run([...bytes].map((b) => Buffer.from([b])), true);
+        expect(single).toEqual(whole);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
   it('never throws on random bytes and never holds more than its limit (property)', () => {
     fc.assert(
       fc.property(fc.array(fc.uint8Array({ maxLength: 64 }), { maxLength: 20 }), (chunks) => {
