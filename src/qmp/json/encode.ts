@@ -19,9 +19,12 @@ const INITIAL_BYTES = 64 * 1024;
 const KEEP_BYTES = 1024 * 1024;
 /** Text shorter than this is copied byte by byte (cheaper than a call into Buffer.write). */
 const SHORT_TEXT = 16;
-/** Escaped forms of strings that need escaping (json: filenames repeat in every answer). */
-const MAX_ESCAPED_CACHE = 1024;
-const escapedCache = new Map<string, string>();
+/**
+ * Encoded bytes of long strings and of strings that need escaping: such strings
+ * (paths, json: filenames) come back in every answer, mostly as the same string.
+ */
+const MAX_ENCODED_CACHE = 1024;
+const encodedCache = new Map<string, Buffer>();
 /** A character that a JSON string cannot carry as it is (see isPlain()). */
 const NOT_PLAIN = /[^\x20\x21\x23-\x5b\x5d-\x7e]/;
 
@@ -100,19 +103,23 @@ class AsciiWriter {
   }
 
   string(s: string): void {
-    if (!NOT_PLAIN.test(s)) {
-      this.byte(Ch.Quote);
-      this.text(s);
-      this.byte(Ch.Quote);
+    if (s.length < SHORT_TEXT && !NOT_PLAIN.test(s)) {
+      this.ensure(s.length + 2);
+      const buf = this.buf;
+      let pos = this.pos;
+      buf[pos++] = Ch.Quote;
+      for (let i = 0; i < s.length; i++) buf[pos++] = s.charCodeAt(i);
+      buf[pos++] = Ch.Quote;
+      this.pos = pos;
       return;
     }
-    let escaped = escapedCache.get(s);
-    if (escaped === undefined) {
-      escaped = encodeString(s);
-      if (escapedCache.size >= MAX_ESCAPED_CACHE) escapedCache.clear();
-      escapedCache.set(s, escaped);
+    let encoded = encodedCache.get(s);
+    if (encoded === undefined) {
+      encoded = Buffer.from(encodeString(s), 'latin1');
+      if (encodedCache.size >= MAX_ENCODED_CACHE) encodedCache.clear();
+      encodedCache.set(s, encoded);
     }
-    this.text(escaped);
+    this.bytes(encoded);
   }
 
   /** The bytes written, in a buffer of their own; the writer is empty again. */
