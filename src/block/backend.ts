@@ -10,8 +10,12 @@ import { InFlight } from './inflight.js';
 import type { BlockNode, ChainStatus } from './node.js';
 import type { NodeParent } from './parent.js';
 
+let nextSerial = 0;
+
 export class BlockBackend implements NodeParent {
   readonly parentKind = 'backend';
+  /** Place in QEMU's list of all BlockBackends (creation order). */
+  readonly created = ++nextSerial;
   root: BdrvChild | null = null;
   readonly inFlight = new InFlight();
   /** Number of drained sections that cover this backend. */

@@ -67,18 +67,32 @@ export class GraphChange {
     });
   }
 
-  /** Points `edge` at another node (moving a parent to a new overlay). */
-  retarget(edge: BdrvChild, to: BlockNode): void {
+  /**
+   * Points `edge` at another node (moving a parent to a new overlay). `asNewChild`:
+   * the parent lists it as its newest child, as QEMU's new BdrvChild would be
+   * (blockdev-reopen's new file), though drivers keep doing their I/O through it.
+   */
+  retarget(edge: BdrvChild, to: BlockNode, asNewChild = false): void {
     const from = edge.child;
     const index = from.parents.indexOf(edge);
     removeFrom(from.parents, edge);
     edge.child = to;
     to.parents.unshift(edge);
+    const siblings = (edge.parent as NodeParent & { children?: Map<string, BdrvChild> }).children;
+    const order = siblings ? [...siblings] : [];
+    if (asNewChild && siblings) {
+      siblings.delete(edge.edgeName);
+      siblings.set(edge.edgeName, edge);
+    }
     childrenChanged(edge);
     this.record(() => {
       removeFrom(to.parents, edge);
       edge.child = from;
       from.parents.splice(index, 0, edge);
+      if (asNewChild && siblings) {
+        siblings.clear();
+        for (const [name, e] of order) siblings.set(name, e);
+      }
       childrenChanged(edge);
     });
   }

@@ -79,14 +79,14 @@ export class BlockGraph {
     if (name.length > MAX_NODE_NAME) throw graphErrors.nameTooLong();
   }
 
-  /** "#block" + counter + two random digits, as QEMU's id generator makes them. */
+  /** "#block" + counter (from 0) + two random digits, as QEMU's id_generate() makes them. */
   autoName(): string {
     let name: string;
     do {
       const random = Math.floor(Math.random() * 100)
         .toString()
         .padStart(2, '0');
-      name = `#block${++this.autoCounter}${random}`;
+      name = `#block${this.autoCounter++}${random}`;
     } while (this.nodes.has(name));
     return name;
   }

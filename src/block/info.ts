@@ -8,7 +8,7 @@ import type { BlockNode } from './node.js';
 import { fullBackingFilename, nodeFilename } from './filename.js';
 import { permList } from './permissions.js';
 import { snapshotInfo } from './snapshot/internal.js';
-import type { BlockBackend } from './backend.js';
+import type { BdrvChild } from './child.js';
 import type {
   BlockDeviceInfo,
   BlockDirtyInfo,
@@ -174,8 +174,13 @@ export async function queryBlock(graph: BlockGraph): Promise<BlockInfo[]> {
   return out;
 }
 
-/** x-debug-query-block-graph: every node, backend and edge with ids local to this answer. */
-export function blockGraphInfo(graph: BlockGraph, extraBackends: Iterable<BlockBackend> = []): XDbgBlockGraph {
+/**
+ * x-debug-query-block-graph as QEMU builds it (bdrv_get_xdbg_block_graph):
+ * backends, then nodes, each in creation order with its edges (a node's
+ * children newest first); ids in order of first mention; and every list
+ * (nodes, edges, each edge's permissions) built by prepending, so reversed.
+ */
+export function blockGraphInfo(graph: BlockGraph): XDbgBlockGraph {
   const ids = new Map<object, number>();
   const idOf = (o: object) => {
     let id = ids.get(o);
@@ -184,18 +189,17 @@ export function blockGraphInfo(graph: BlockGraph, extraBackends: Iterable<BlockB
   };
   const nodes: { name: string; type: XDbgBlockGraphNodeType; id: number }[] = [];
   const edges: { name: string; parent: number; child: number; perm: BlockPermission[]; 'shared-perm': BlockPermission[] }[] = [];
-  const backends = [...graph.drives.values(), ...graph.anonymous, ...extraBackends];
-  for (const b of new Set(backends)) {
+  const addEdge = (parent: object, e: BdrvChild) =>
+    edges.push({ name: e.edgeName, parent: idOf(parent), child: idOf(e.child), perm: permList(e.perm).reverse(), 'shared-perm': permList(e.shared).reverse() });
+  const backends = [...new Set([...graph.drives.values(), ...graph.anonymous])].sort((a, b) => a.created - b.created);
+  for (const b of backends) {
     nodes.push({ name: b.name, type: 'block-backend', id: idOf(b) });
-    if (b.root) {
-      edges.push({ name: 'root', parent: idOf(b), child: idOf(b.root.child), perm: permList(b.root.perm), 'shared-perm': permList(b.root.shared) });
-    }
+    if (b.root) addEdge(b, b.root);
   }
+  // nodes in the order they were named, children before the nodes that opened them (as QEMU's all_bdrv_states)
   for (const n of graph.allNodes()) {
     nodes.push({ name: n.nodeName, type: 'block-driver', id: idOf(n) });
-    for (const e of n.children.values()) {
-      edges.push({ name: e.edgeName, parent: idOf(n), child: idOf(e.child), perm: permList(e.perm), 'shared-perm': permList(e.shared) });
-    }
+    for (const e of [...n.children.values()].reverse()) addEdge(n, e);
   }
-  return { nodes, edges };
+  return { nodes: nodes.reverse(), edges: edges.reverse() };
 }

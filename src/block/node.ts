@@ -11,6 +11,7 @@ import type { BlockDriver, BlockStatusExtent, DriverInstance, WriteFlags, ZeroFl
 import { InFlight } from './inflight.js';
 import type { NodeParent } from './parent.js';
 import { QmpError } from '../qmp/error.js';
+import { isZeroBuffer } from '../util/zero.js';
 import type { QDict } from '../qmp/json/value.js';
 
 /** Block status through a chain: which layer (1 = this node) holds the data, 0 = none. */
@@ -18,11 +19,8 @@ export interface ChainStatus extends BlockStatusExtent {
   depth: number;
 }
 
-let nextSerial = 0;
-
 export class BlockNode implements NodeParent {
   readonly parentKind = 'node';
-  readonly serial = ++nextSerial;
   readonly children = new Map<string, BdrvChild>();
   /** Edges pointing at this node, newest first (QEMU's bs->parents order). */
   readonly parents: BdrvChild[] = [];
@@ -68,10 +66,20 @@ export class BlockNode implements NodeParent {
     public nodeName: string,
     readonly autoNamed: boolean,
     readonly driver: BlockDriver,
-    /** The BlockdevOptions this node was opened with (children as given). */
-    readonly options: QDict,
+    /** The BlockdevOptions this node was opened with (children as given), or its explicit ones since a reopen. */
+    private opts: QDict,
     public readOnly: boolean,
   ) {}
+
+  get options(): QDict {
+    return this.opts;
+  }
+
+  /** blockdev-reopen's new explicit options; the filename may spell them out. */
+  replaceOptions(options: QDict): void {
+    this.opts = options;
+    this.filenameChanged();
+  }
 
   /** bs->backing_file: the backing file name recorded in the image header ('' if none). */
   get backingFile(): string {
@@ -137,6 +145,11 @@ export class BlockNode implements NodeParent {
 
   async write(offset: number, data: Buffer, flags: WriteFlags = {}): Promise<void> {
     this.checkWritable(this.instance.write);
+    // detect-zeroes: a write of nothing but zeroes becomes a zero write (bdrv_aligned_pwritev)
+    const detect = this.options['detect-zeroes'];
+    if (detect !== undefined && detect !== 'off' && this.instance.writeZeroes && isZeroBuffer(data)) {
+      return this.writeZeroes(offset, data.length, { fua: flags.fua, mayUnmap: detect === 'unmap' });
+    }
     this.inFlight.inc();
     try {
       this.markDirty(offset, data.length);

@@ -19,14 +19,16 @@ export interface ReopenStep {
 }
 
 /**
- * `plan` lists parents before their children. `edit` changes edges (a new
- * backing child) in the same switch, so that permissions are checked on the
- * graph as it will be.
+ * `plan` lists parents before their children. `edit` changes edges (another
+ * file or backing child) in the same switch, so that permissions are checked
+ * on the graph as it will be; `released` are the children it lets go, whose
+ * own edges are checked again too.
  */
 export async function reopenNodes(
   graph: BlockGraph,
   plan: readonly ReopenStep[],
   edit?: (change: GraphChange) => void,
+  released: readonly BlockNode[] = [],
 ): Promise<void> {
   const steps = plan.filter((s) => s.node.readOnly !== s.readOnly);
   const goingReadOnly = new Set(steps.filter((s) => s.readOnly).map((s) => s.node));
@@ -35,7 +37,7 @@ export async function reopenNodes(
     edit?.(change);
     for (const s of steps) change.setReadOnly(s.node, s.readOnly);
     try {
-      refreshPerms(change, graph.locks, plan.map((s) => s.node), goingReadOnly);
+      refreshPerms(change, graph.locks, [...plan.map((s) => s.node), ...released], goingReadOnly);
     } catch (err) {
       change.abort();
       throw err;

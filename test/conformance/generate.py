@@ -3840,6 +3840,150 @@ scenario(
 
 
 
+RAW_R = {"driver": "raw", "node-name": "r", "file": {"driver": "file", "filename": "raw.img", "node-name": "rf"}}
+RAW_SETUP = [mk("raw.img", "1M", "raw"),
+             "qemu-io -f raw -c 'write -q -P 0x11 0 4k' -c 'write -q -P 0x22 4k 4k' -c 'write -q -P 0x33 8k 4k' raw.img"]
+
+
+def REOPEN_R(id, **opts):
+    return Q("blockdev-reopen", {"options": [dict({"driver": "raw", "node-name": "r", "file": "rf"}, **opts)]}, id=id)
+
+
+R_VIEW = ["node-name", "drv", "file", "detect_zeroes", "cache", "ro", "image"]
+
+scenario(
+    "blockdev-reopen-raw-window",
+    "blockdev-reopen of a raw node with a new offset/size window: the node's size and filename "
+    "follow it and I/O through an export opened afterwards lands in the new window; a reopen "
+    "without the window goes back to the whole file; the file's bytes where the window wrote.",
+    setup=RAW_SETUP, args=[["blockdev", RAW_R], NBD],
+    tags=["reopen", "raw", "nbd"],
+    steps=[
+        REOPEN_R(1, offset=4096, size=8192),
+        NODES(R_VIEW),
+        Q("block-export-add", {"type": "nbd", "id": "e1", "node-name": "r", "writable": True}, id=2),
+        SH("nbdinfo --size 'nbd+unix:///r?socket=nbd.sock'"),
+        NBDIO(["read -q -P 0x22 0 4k", "read -q -P 0x33 4k 4k", "write -q -P 0x44 4k 4k"], name="r"),
+        Q("block-export-del", {"id": "e1"}, id=3),
+        EVENTS("BLOCK_EXPORT_DELETED"),
+        REOPEN_R(4, offset=512),
+        NODES(R_VIEW),
+        REOPEN_R(5),
+        NODES(R_VIEW),
+        Q("block-export-add", {"type": "nbd", "id": "e2", "node-name": "r"}, id=6),
+        NBDIO(["read -q -P 0x11 0 4k", "read -q -P 0x22 4k 4k", "read -q -P 0x44 8k 4k"], name="r", ro=True),
+        SH("nbdinfo --size 'nbd+unix:///r?socket=nbd.sock'"),
+        Q("block-export-del", {"id": "e2"}, id=7),
+        EVENTS("BLOCK_EXPORT_DELETED"),
+        REOPEN_R(8, size=4096),
+        Q("block_resize", {"node-name": "r", "size": 8192}, id=9),
+        NODES(R_VIEW),
+    ])
+
+scenario(
+    "blockdev-reopen-node-options",
+    "blockdev-reopen changes detect-zeroes, discard and the cache mode of a node, and options "
+    "left out go back to their defaults; force-share cannot change; the views after each step.",
+    setup=RAW_SETUP + [mk()], args=[["blockdev", RAW_R], qcow()],
+    tags=["reopen", "options"],
+    steps=[
+        REOPEN_R(1, **{"detect-zeroes": "on"}),
+        NODES(R_VIEW),
+        REOPEN_R(2, **{"detect-zeroes": "unmap", "discard": "unmap"}),
+        NODES(R_VIEW),
+        REOPEN_R(3, cache={"direct": True}),
+        NODES(R_VIEW),
+        REOPEN_R(4, cache={"no-flush": True}),
+        NODES(R_VIEW),
+        REOPEN_R(5),
+        NODES(R_VIEW),
+        REOPEN_R(6, **{"force-share": True, "read-only": True}),
+        REOPEN_R(7, **{"force-share": False}),
+        Q("blockdev-reopen", {"options": [dict(qcow()[1], **{"detect-zeroes": "on", "cache": {"no-flush": True}})]}, id=8),
+        NODES(R_VIEW),
+        Q("blockdev-reopen", {"options": [dict(qcow()[1], **{"file": {"driver": "file", "filename": "base.qcow2",
+                                                                       "detect-zeroes": "on"}})]}, id=9),
+        NODES(R_VIEW),
+    ])
+
+scenario(
+    "blockdev-reopen-file-child",
+    "blockdev-reopen names another node as the file child: the raw node reads the new file and "
+    "its old implicit file goes; a monitor-owned old file stays; unknown nodes, cycles and a "
+    "file that is in use with conflicting permissions are refused.",
+    setup=RAW_SETUP + [mk("two.img", "2M", "raw"), mk("three.img", "3M", "raw"),
+                       "qemu-io -f raw -c 'write -q -P 0x55 0 4k' two.img"],
+    args=[["blockdev", RAW_R], ["blockdev", {"driver": "file", "node-name": "f2", "filename": "two.img"}],
+          ["blockdev", {"driver": "file", "node-name": "f3", "filename": "three.img"}], NBD],
+    tags=["reopen", "graph", "raw"],
+    steps=[
+        REOPEN_R(1, file="nosuch"),
+        REOPEN_R(2, file="r"),
+        REOPEN_R(3, file="f2"),
+        NODES(R_VIEW),
+        GRAPH(),
+        Q("block-export-add", {"type": "nbd", "id": "e1", "node-name": "r"}, id=4),
+        NBDIO(["read -q -P 0x55 0 4k"], name="r", ro=True),
+        Q("block-export-del", {"id": "e1"}, id=5),
+        EVENTS("BLOCK_EXPORT_DELETED"),
+        REOPEN_R(6, file="f3"),
+        NODES(["node-name", "drv", "file", "image"]),
+        GRAPH(),
+        Q("blockdev-add", {"driver": "raw", "node-name": "w", "file": "f2"}, id=7),
+        Q("blockdev-reopen", {"options": [{"driver": "raw", "node-name": "r", "file": "f2", "read-only": False}]}, id=8),
+        Q("blockdev-del", {"node-name": "f3"}, id=9),
+        Q("blockdev-del", {"node-name": "f2"}, id=10),
+        GRAPH(),
+    ])
+
+scenario(
+    "blockdev-reopen-backing-inline",
+    "blockdev-reopen with the backing child's options given inline reopens that child with them "
+    "(read-only, detect-zeroes); the backing file's own file given inline as well.",
+    setup=CHAIN_SETUP, args=[["blockdev", TOP_WITH_BASE]],
+    tags=["reopen", "backing"],
+    steps=[
+        REOPEN_TOP(1, backing={"driver": "qcow2", "node-name": "base", "detect-zeroes": "on",
+                               "file": {"driver": "file", "filename": "base.qcow2", "node-name": "basef"}}),
+        NODES(R_VIEW),
+        REOPEN_TOP(2, backing={"driver": "qcow2", "node-name": "base", "read-only": False, "file": "basef"}),
+        NODES(["node-name", "ro"]),
+        REOPEN_TOP(3, backing={"driver": "qcow2", "node-name": "other", "file": "basef"}),
+        REOPEN_TOP(4, backing={"driver": "raw", "node-name": "base", "file": "basef"}),
+        NODES(["node-name", "ro", "detect_zeroes"]),
+        GRAPH(),
+    ])
+
+
+def MAP(f):
+    return SH("qemu-img map --output=json %s" % f, json_out=True)
+
+
+scenario(
+    "zero-writes-and-unmap",
+    "Writes of zeroes through NBD exports: with detect-zeroes on they become zero writes, with "
+    "unmap (and discard=unmap) they deallocate; a WRITE_ZEROES that allows holes deallocates "
+    "only where the node unmaps (discard=unmap), else it writes zeroes in place; the maps of "
+    "the images and what reads back.",
+    setup=[mk("keep.qcow2", "4M"), mk("drop.qcow2", "4M"), mk("plain.qcow2", "4M")],
+    args=[qcow("keep", **{"detect-zeroes": "on"}),
+          qcow("drop", **{"detect-zeroes": "unmap", "discard": "unmap"}),
+          qcow("plain"), NBD,
+          EXPORT("keep", "e1", name="keep"), EXPORT("drop", "e2", name="drop"), EXPORT("plain", "e3", name="plain")],
+    tags=["nbd", "zero", "discard", "detect-zeroes"],
+    steps=[
+        NBDIO(["write -q -P 0x5a 0 2M", "write -q -P 0 0 512k", "write -q -z -u 1M 256k", "write -q -P 0 3M 64k", "flush"], name="keep"),
+        NBDIO(["write -q -P 0x5a 0 2M", "write -q -P 0 0 512k", "write -q -z -u 1M 256k", "write -q -P 0 3M 64k", "flush"], name="drop"),
+        NBDIO(["write -q -P 0x5a 0 2M", "write -q -P 0 0 512k", "write -q -z -u 1M 256k", "write -q -z 1536k 64k", "flush"], name="plain"),
+        NBDIO(["read -q -P 0 0 512k", "read -q -P 0x5a 512k 512k", "read -q -P 0 1M 256k", "read -q -P 0 3M 64k"], name="drop", ro=True),
+        *QUIT(),
+        MAP("keep.qcow2"),
+        MAP("drop.qcow2"),
+        MAP("plain.qcow2"),
+        SH("qemu-img check keep.qcow2; qemu-img check drop.qcow2; qemu-img check plain.qcow2"),
+    ])
+
+
 def main(argv):
     force = set(argv[argv.index("--force") + 1:]) if "--force" in argv else set()
     os.makedirs(OUT, exist_ok=True)

@@ -27,8 +27,8 @@ import { PERM_ALL, PERM_CONSISTENT_READ, PERM_RESIZE, PERM_WRITE } from '../../s
 import '../../src/block/transaction/actions/index.js';
 import { runTransaction, type TransactionRequest } from '../../src/block/transaction/runner.js';
 import { silentLogger } from '../../src/log.js';
-import { newDict, type QDict } from '../../src/qmp/json/value.js';
 import { skipWithout } from '../helpers/tools.js';
+import { dict } from '../helpers/qdict.js';
 
 const MiB = 1024 * 1024;
 
@@ -69,9 +69,6 @@ const gatedFile: BlockDriver = {
 };
 registerDriver(gatedFile);
 
-function dict(o: Record<string, unknown>): QDict {
-  return Object.assign(newDict(), o) as QDict;
-}
 
 function sha(path: string): string {
   return createHash('sha256').update(readFileSync(path)).digest('hex');

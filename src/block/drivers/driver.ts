@@ -145,10 +145,10 @@ export interface DriverInstance {
   setBackingReference?(filename: string | null, format: string | null): Promise<void>;
   imageInfo?(): DriverImageInfo;
   /**
-   * blockdev-reopen: the driver's option checks of its reopen_prepare, on the new
-   * driver-specific options (the node keeps what it has; qmpd applies none of them).
+   * blockdev-reopen: the driver's reopen_prepare on the new driver-specific
+   * options, with QEMU's checks; returns what its commit changes, if anything.
    */
-  checkReopenOptions?(options: QDict): void;
+  prepareReopen?(options: QDict): (() => void) | void;
   /** Switch between read-only and read-write without closing (snapshot commit, reopen). */
   reopen?(readOnly: boolean): Promise<void>;
   /** Persistent bitmaps found at open (formats that store them). */
@@ -182,5 +182,11 @@ export interface BlockDriver {
   readonly supportsBacking: boolean;
   /** Filters pass I/O through to one child; they cannot be snapshot overlays. */
   readonly filter?: boolean;
+  /** blockdev-reopen: the options its reopen_prepare takes (any other must stay as it is). */
+  readonly reopenOptions?: readonly string[];
+  /** Options its reopen_prepare reads and gives back as text (file-posix): they equal only text. */
+  readonly reopenOptionsAsText?: readonly string[];
+  /** QEMU's mutable_opts: explicit options that a reopen may leave out. */
+  readonly mutableOptions?: readonly string[];
   open(ctx: DriverOpenContext): Promise<DriverInstance>;
 }

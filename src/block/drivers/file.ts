@@ -130,6 +130,10 @@ export const fileDriver: BlockDriver = {
   name: 'file',
   protocol: true,
   supportsBacking: false,
+  // raw_reopen_prepare (file-posix) takes the cache-dropping switches and gives the rest back as text
+  reopenOptions: ['drop-cache', 'x-check-cache-dropped'],
+  reopenOptionsAsText: ['filename', 'pr-manager', 'locking', 'aio', 'aio-max-batch'],
+  mutableOptions: ['x-check-cache-dropped'],
   async open(ctx: DriverOpenContext): Promise<DriverInstance> {
     const path = ctx.options.filename as string;
     // bdrv_open_common, before the driver sees its options

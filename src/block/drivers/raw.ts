@@ -5,11 +5,14 @@ import type { BlockDriver, ChildIo, DriverInstance, DriverOpenContext } from './
 import { registerDriver } from './registry.js';
 import { checkSizeOptions, optU64 } from './runtime-opts.js';
 
+/** Most bytes a raw node can address, offset included (QEMU's int64). */
+const INT64_MAX = 2n ** 63n - 1n;
+
 class RawInstance implements DriverInstance {
   constructor(
     private readonly file: ChildIo,
-    private readonly offset: number,
-    private readonly fixedSize: number | undefined,
+    private offset: number,
+    private fixedSize: number | undefined,
   ) {}
 
   length(): number {
@@ -36,11 +39,11 @@ class RawInstance implements DriverInstance {
     return this.file.flush();
   }
 
+  /** raw_co_truncate(): a window of fixed size cannot grow; one with only an offset moves its end. */
   async truncate(length: number): Promise<void> {
-    if (this.fixedSize !== undefined || this.offset !== 0) {
-      throw QmpError.generic('Cannot resize a raw node that has an offset or size');
-    }
-    await this.file.truncate(length);
+    if (this.fixedSize !== undefined) throw QmpError.generic('Cannot resize fixed-size raw disks');
+    if (INT64_MAX - BigInt(length) < BigInt(this.offset)) throw QmpError.generic('Disk size too large for the chosen offset');
+    await this.file.truncate(this.offset + length);
   }
 
   async blockStatus(offset: number, length: number) {
@@ -49,9 +52,13 @@ class RawInstance implements DriverInstance {
     return { length: s.length, status: s.status === 'zero' ? ('zero' as const) : ('data' as const) };
   }
 
-  /** raw_reopen_prepare checks the new window as the open does. */
-  checkReopenOptions(options: QDict): void {
-    rawWindow(options, this.file);
+  /** raw_reopen_prepare checks the new window as the open does; the commit moves the node to it. */
+  prepareReopen(options: QDict): () => void {
+    const w = rawWindow(options, this.file);
+    return () => {
+      this.offset = w.offset;
+      this.fixedSize = w.size;
+    };
   }
 
   imageInfo() {
@@ -65,6 +72,8 @@ export const rawDriver: BlockDriver = {
   name: 'raw',
   protocol: false,
   supportsBacking: false,
+  reopenOptions: ['offset', 'size'],
+  mutableOptions: ['offset', 'size'],
   async open(ctx: DriverOpenContext): Promise<DriverInstance> {
     const file = ctx.file!;
     const w = rawWindow(ctx.options, file);

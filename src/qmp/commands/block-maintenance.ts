@@ -1,6 +1,7 @@
 /** block_resize, block-set-write-threshold, blockdev-reopen, change-backing-file, query-blockstats. */
 import type { BlockGraph } from '../../block/graph.js';
-import { blockdevReopen, blockResize, changeBackingFile, setWriteThreshold } from '../../block/maintenance.js';
+import { blockdevReopen } from '../../block/blockdev-reopen.js';
+import { blockResize, changeBackingFile, setWriteThreshold } from '../../block/maintenance.js';
 import { queryBlockstats } from '../../block/stats.js';
 import type { QDict } from '../json/value.js';
 import type { CommandRegistry } from '../registry.js';

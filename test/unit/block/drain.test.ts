@@ -9,8 +9,8 @@ import { BlockGraph } from '../../../src/block/graph.js';
 import { refreshPerms } from '../../../src/block/perm-refresh.js';
 import { PERM_ALL, PERM_CONSISTENT_READ, PERM_WRITE } from '../../../src/block/permissions.js';
 import { silentLogger } from '../../../src/log.js';
-import { newDict, type QDict } from '../../../src/qmp/json/value.js';
 import { AsyncMutex } from '../../../src/util/mutex.js';
+import { dict } from '../../helpers/qdict.js';
 
 /** A test driver whose requests wait at a gate the test opens, then take the driver's own lock. */
 class Gate {
@@ -61,9 +61,6 @@ const heldDriver: BlockDriver = {
 };
 registerDriver(heldDriver);
 
-function dict(o: Record<string, unknown>): QDict {
-  return Object.assign(newDict(), o) as QDict;
-}
 
 async function setup(name: string) {
   const graph = new BlockGraph(silentLogger());

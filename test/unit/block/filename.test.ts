@@ -17,11 +17,8 @@ import { BlockGraph } from '../../../src/block/graph.js';
 import { HostFileIo } from '../../../src/block/host-file-io.js';
 import type { BlockNode } from '../../../src/block/node.js';
 import { silentLogger } from '../../../src/log.js';
-import { newDict, type QDict } from '../../../src/qmp/json/value.js';
+import { dict } from '../../helpers/qdict.js';
 
-function dict(o: Record<string, unknown>): QDict {
-  return Object.assign(newDict(), o) as QDict;
-}
 
 /** Every node's filename worked out with no cache at all. */
 function freshNames(graph: BlockGraph): Map<string, string> {

@@ -14,11 +14,8 @@ import { blockDeviceInfo, blockGraphInfo } from '../../../src/block/info.js';
 import { refreshPerms } from '../../../src/block/perm-refresh.js';
 import { PERM_ALL, PERM_CONSISTENT_READ, PERM_WRITE } from '../../../src/block/permissions.js';
 import { silentLogger } from '../../../src/log.js';
-import { newDict, type QDict } from '../../../src/qmp/json/value.js';
+import { dict } from '../../helpers/qdict.js';
 
-function dict(o: Record<string, unknown>): QDict {
-  return Object.assign(newDict(), o) as QDict;
-}
 
 describe('BlockGraph', () => {
   let dir: string;
@@ -105,12 +102,12 @@ describe('BlockGraph', () => {
     expect(graph.size).toBe(0);
   });
 
-  it('computes edge permissions as QEMU 7.2 shows them', async () => {
+  it('computes edge permissions as QEMU 7.2 shows them (listed last to first)', async () => {
     await blockdevAdd(graph, qcow2('a'));
     const info = blockGraphInfo(graph);
     const edge = info.edges.find((e) => e.name === 'file')!;
-    expect(edge.perm).toEqual(['consistent-read', 'write', 'resize']);
-    expect(edge['shared-perm']).toEqual(['consistent-read', 'write-unchanged']);
+    expect(edge.perm).toEqual(['resize', 'write', 'consistent-read']);
+    expect(edge['shared-perm']).toEqual(['write-unchanged', 'consistent-read']);
   });
 
   it('gives an export-like backend write access and refuses it on a read-only node', async () => {

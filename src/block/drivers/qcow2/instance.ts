@@ -24,8 +24,8 @@ import { discardImage, writeZeroesImage } from './zero-discard.js';
 export class Qcow2Instance implements DriverInstance {
   constructor(readonly img: Qcow2Image) {}
 
-  /** qcow2_reopen_prepare runs the same qcow2_update_options_prepare as the open. */
-  checkReopenOptions(options: QDict): void {
+  /** qcow2_reopen_prepare runs the same qcow2_update_options_prepare as the open (qmpd sizes its own caches). */
+  prepareReopen(options: QDict): void {
     checkQcow2Options(options, this.img);
   }
 
