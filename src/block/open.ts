@@ -159,6 +159,8 @@ export async function openNode(scope: OpenScope, opts: QDict, inherit: Inherited
     }
   }
   checkLeftoverOptions(opts, driverName, driver.protocol);
+  // bdrv_open() ends with bdrv_refresh_filename(): the name is the node's from now on
+  nodeFilename(node);
   return node;
 }
 
