@@ -89,6 +89,8 @@ const IMAGES: [string, Record<string, unknown>][] = [
   ['large', { size: 2 ** 40 }],
   ['extended-l2', { 'extended-l2': true }],
   ['extended-l2-16k', { 'extended-l2': true, 'cluster-size': 16384, size: 2 ** 40 }],
+  ['zstd', { 'compression-type': 'zstd' }],
+  ['zlib', { 'compression-type': 'zlib' }],
 ];
 
 async function imagesOn(kind: DaemonKind) {

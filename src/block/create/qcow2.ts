@@ -2,7 +2,7 @@
  * blockdev-create for `qcow2` (qcow2_co_create): the options checked in
  * QEMU 7.2's order with its texts, then the image laid out by formatQcow2
  * through the node named by `file`. What qmpd's qcow2 cannot write yet
- * (preallocation, external data files, zstd, encryption) is
+ * (preallocation, external data files, encryption) is
  * refused before anything is written.
  */
 import type { BlockdevCreateOptionsQcow2 } from '../../qapi/generated/types.js';
@@ -75,12 +75,8 @@ export function checkQcow2Options(o: BlockdevCreateOptionsQcow2): Qcow2CreateOpt
     throw unsupported('External data files are');
   }
   const compression = o['compression-type'];
-  if (compression !== undefined && compression !== 'zlib') {
-    if (version < 3) {
-      throw fail(`Non-zlib compression type is only supported with compatibility level 1.1 and above ${V3_ONLY}`);
-    }
-    // QEMU's text when it is built without zstd
-    throw fail('Unknown compression type');
+  if (compression !== undefined && compression !== 'zlib' && version < 3) {
+    throw fail(`Non-zlib compression type is only supported with compatibility level 1.1 and above ${V3_ONLY}`);
   }
   if (prealloc !== 'off') throw unsupported(`Preallocation mode '${prealloc}' for qcow2 is`);
   if (size > BigInt(Number.MAX_SAFE_INTEGER)) {
@@ -93,6 +89,7 @@ export function checkQcow2Options(o: BlockdevCreateOptionsQcow2): Qcow2CreateOpt
     compat: version === 2 ? '0.10' : '1.1',
     lazyRefcounts: lazy,
     extendedL2,
+    zstd: compression === 'zstd',
   };
   if (backingFile !== undefined) plan.backingFile = backingFile;
   if (o['backing-fmt'] !== undefined) plan.backingFormat = o['backing-fmt'];

@@ -1,13 +1,14 @@
 /**
  * Compressed clusters (docs/qcow2-format.md §5): a raw deflate stream (zlib
- * without header, as QEMU writes it) inflating to exactly one cluster. zstd
- * streams are refused: Node.js 20 has no zstd.
+ * without header, as QEMU writes it) inflating to exactly one cluster, or
+ * zstd frames (compression type 1, zstd.ts).
  */
 import { promisify } from 'node:util';
 import { constants, inflateRaw } from 'node:zlib';
 import type { CompressedRange } from './entries.js';
 import { qcow2Errors as E } from './errors.js';
 import type { Qcow2Image } from './image.js';
+import { zstdCluster } from './zstd.js';
 
 const inflateRawAsync = promisify(inflateRaw);
 
@@ -39,9 +40,13 @@ export function readCompressedCluster(img: Qcow2Image, comp: CompressedRange, gu
 }
 
 async function inflateCluster(img: Qcow2Image, comp: CompressedRange, guest: number): Promise<Buffer> {
-  if (img.header.compressionType !== 0) throw E.zstdRead();
   const input = Buffer.alloc(comp.length);
   await img.file.read(comp.offset, input);
+  if (img.header.compressionType === 1) {
+    const out = zstdCluster(input, img.cs);
+    if (!out) throw E.decompress(guest);
+    return out;
+  }
   let out: Buffer;
   try {
     // the stream is followed by sector padding; a sync flush tolerates both that and a short tail

@@ -12,6 +12,7 @@ import type { ChildIo } from '../driver.js';
 import {
   COMPAT_LAZY_REFCOUNTS,
   DEFAULT_CLUSTER_BITS,
+  INCOMPAT_COMPRESSION,
   INCOMPAT_EXTL2,
   MAX_CLUSTER_BITS,
   MAX_L1_BYTES,
@@ -42,6 +43,8 @@ export interface Qcow2CreateOptions {
   lazyRefcounts?: boolean;
   /** 16-byte L2 entries with 32 subclusters per cluster (v3, clusters of 16 KiB or more) */
   extendedL2?: boolean;
+  /** compression type zstd (v3): compressed clusters are zstd frames; the header says so */
+  zstd?: boolean;
 }
 
 const err = (desc: string): QmpError => QmpError.generic(desc);
@@ -95,12 +98,12 @@ export async function formatQcow2(file: ChildIo, opts: Qcow2CreateOptions): Prom
     refcountTableClusters: 1,
     nbSnapshots: 0,
     snapshotsOffset: 0,
-    incompatible: opts.extendedL2 ? INCOMPAT_EXTL2 : 0n,
+    incompatible: (opts.extendedL2 ? INCOMPAT_EXTL2 : 0n) | (opts.zstd ? INCOMPAT_COMPRESSION : 0n),
     compatible: opts.lazyRefcounts ? COMPAT_LAZY_REFCOUNTS : 0n,
     autoclear: 0n,
     refcountOrder,
     headerLength: version === 3 ? V3_WRITTEN_HEADER_LENGTH : 72,
-    compressionType: 0,
+    compressionType: opts.zstd ? 1 : 0,
     unknownHeaderFields: Buffer.alloc(0),
     backingFile: opts.backingFile ?? null,
     backingFormat: opts.backingFormat ?? null,

@@ -66,7 +66,6 @@ export const qcow2Errors = {
       'qcow2: Image has the dirty bit set (lazy refcounts were in use); ' +
         "repair it with 'qemu-img check -r all' before opening it read/write",
     ),
-  zstdRead: () => g('qcow2: reading zstd-compressed clusters is not supported'),
   decompress: (guest: number) => g(`qcow2: Could not decompress cluster at guest offset ${hex(guest)}`),
   refcountOverflow: (cluster: number) => g(`qcow2: refcount of cluster ${cluster} would overflow`),
   corrupt: (what: string) => g(`qcow2: Image is corrupt: ${what}`),
