@@ -40,7 +40,8 @@ export class ImageLocks {
   /** Would `node` holding `wanted` conflict with the other holders of its file? */
   check(node: BlockNode, wanted: PermPair): void {
     if (node.options.locking === 'off') return;
-    const id = node.instance.fileIdentity?.();
+    // a node still opening (its file child is checked as it attaches) has no file of its own yet
+    const id = node.instance?.fileIdentity?.();
     if (id === undefined) return;
     const others = [...(this.byIdentity.get(id) ?? [])].filter((n) => n !== node && n.options.locking !== 'off');
     if (others.length === 0) return;

@@ -33,9 +33,10 @@ export function blockResize(graph: BlockGraph, device: string | undefined, nodeN
     }
     const section = await drainedBegin([node]);
     try {
-      // bdrv_co_truncate() refuses a read-only node whatever the size
+      // bdrv_co_truncate() refuses a read-only node, then a driver that cannot resize, whatever the size
       if (node.readOnly) throw QmpError.generic('Image is read-only');
-      if (size !== node.instance.length()) await node.truncate(size);
+      if (!node.instance.truncate) throw QmpError.generic('Image format driver does not support resize');
+      await node.truncate(size);
     } finally {
       section.end();
       change.abort(); // the temporary user goes, and every permission with it

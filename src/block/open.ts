@@ -18,6 +18,7 @@ import type { BlockGraph } from './graph.js';
 import { BlockNode } from './node.js';
 import { DirtyBitmap } from './bitmap.js';
 import { nodeFilename, resolveBackingPath } from './filename.js';
+import { refreshPerms } from './perm-refresh.js';
 
 /** Members of BlockdevOptions that every driver has (the union's base). */
 export const BASE_OPTIONS = new Set([
@@ -108,7 +109,12 @@ export async function openNode(scope: OpenScope, opts: QDict, inherit: Inherited
   node.cache = cache;
   node.unmap = opts.discard === undefined ? inherit.unmap === true : opts.discard === 'unmap';
   let fileEdge: BdrvChild | undefined;
-  if (fileNode) fileEdge = change.attach(node, 'file', fileNode);
+  if (fileNode) {
+    fileEdge = change.attach(node, 'file', fileNode);
+    // bdrv_attach_child() checks the new edge's permissions at once: an image lock held
+    // elsewhere fails the open of the node it belongs to (a backing file: with its prefix)
+    refreshPerms(change, graph.locks, [node]);
+  }
   if (fileNode && typeof opts.file !== 'string') fileNode.inheritsFrom = node;
 
   const dataFileRef = opts['data-file'];

@@ -3984,6 +3984,31 @@ scenario(
     ])
 
 
+scenario(
+    "resize-and-lock-order",
+    "block_resize of a driver that cannot resize (null-co, also to its own size) and of a raw "
+    "window of fixed size to its own size; a backing file whose image another node holds "
+    "writable fails the open with the backing prefix; a writer's permission conflict is found "
+    "when the file is attached, before the image is read.",
+    setup=[mk("base.qcow2", "4M"), "qemu-img create -q -f qcow2 -b base.qcow2 -F qcow2 top.qcow2",
+           mk("c.raw", "1M", "raw")],
+    args=[["blockdev", {"driver": "null-co", "node-name": "n", "size": 1048576}],
+          ["blockdev", {"driver": "raw", "node-name": "w", "size": 4096,
+                        "file": {"driver": "file", "filename": "c.raw"}}],
+          ["blockdev", {"driver": "file", "node-name": "rof", "filename": "c.raw", "read-only": True}]],
+    tags=["resize", "locks", "errors"],
+    steps=[
+        Q("block_resize", {"node-name": "n", "size": 1048576}, id=1),
+        Q("block_resize", {"node-name": "n", "size": 2097152}, id=2),
+        Q("block_resize", {"node-name": "w", "size": 4096}, id=3),
+        Q("blockdev-add", {"driver": "qcow2", "node-name": "b", "file": {"driver": "file", "filename": "base.qcow2"}}, id=4),
+        Q("blockdev-add", {"driver": "qcow2", "node-name": "t", "file": {"driver": "file", "filename": "top.qcow2"}}, id=5),
+        Q("blockdev-add", {"driver": "qcow2", "node-name": "q", "file": "rof"}, id=6),
+        Q("blockdev-add", {"driver": "qcow2", "node-name": "q", "read-only": True, "file": "rof"}, id=7),
+        NODES(["node-name", "drv", "ro"]),
+    ])
+
+
 def main(argv):
     force = set(argv[argv.index("--force") + 1:]) if "--force" in argv else set()
     os.makedirs(OUT, exist_ok=True)

@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { BlockDriver, DriverInstance, DriverOpenContext } from './driver.js';
 import { registerDriver } from './registry.js';
 import { QmpError } from '../../qmp/error.js';
+import { checkSizeOptions } from './runtime-opts.js';
 
 /** QEMU's default null-co size: 1 GiB. */
 export const NULL_DEFAULT_SIZE = 1 << 30;
@@ -40,6 +41,8 @@ function driverFor(name: string): BlockDriver {
     supportsBacking: false,
     async open(ctx: DriverOpenContext) {
       const o = ctx.options;
+      // QEMU aborts here (null_file_open reads the size with &error_abort); qmpd gives the error it would have printed
+      checkSizeOptions(o, ['size']);
       // null_file_open keeps latency-ns as int64 and refuses it below zero
       if (Number(o['latency-ns'] ?? 0) < 0) throw QmpError.generic('latency-ns is invalid');
       return nullInstance(Number(o.size ?? NULL_DEFAULT_SIZE), Number(o['latency-ns'] ?? 0), o['read-zeroes'] === true);
