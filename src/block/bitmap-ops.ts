@@ -45,7 +45,7 @@ export function checkBitmap(b: DirtyBitmap, flags: number): void {
 
 /** bdrv_get_default_bitmap_granularity(): the cluster size within 4 KiB..64 KiB, else 64 KiB. */
 export function defaultGranularity(node: BlockNode): number {
-  const cluster = node.instance.imageInfo?.().clusterSize;
+  const cluster = node.instance.imageInfo?.()?.clusterSize;
   return cluster ? Math.min(65536, Math.max(4096, cluster)) : 65536;
 }
 

@@ -4,7 +4,7 @@
  * Drivers do their child I/O through it; it never waits on a drain, since
  * the request it serves was admitted already (see drain.ts).
  */
-import type { BlockStatusExtent, ChildIo, WriteFlags, ZeroFlags } from './drivers/driver.js';
+import type { BlockStatusExtent, ChildIo, DriverImageInfo, WriteFlags, ZeroFlags } from './drivers/driver.js';
 import type { BlockNode } from './node.js';
 import type { NodeParent } from './parent.js';
 import type { PermUser } from './permissions.js';
@@ -69,5 +69,9 @@ export class BdrvChild implements ChildIo, PermUser {
 
   blockStatus(offset: number, length: number): Promise<BlockStatusExtent> {
     return this.child.blockStatusAbove(offset, length);
+  }
+
+  imageInfo(): DriverImageInfo | undefined {
+    return this.child.instance.imageInfo?.();
   }
 }

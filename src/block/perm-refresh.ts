@@ -24,7 +24,8 @@ import { QmpError } from '../qmp/error.js';
 function childPerms(node: BlockNode, edgeName: string, cum: PermPair): PermPair {
   if (edgeName === 'backing') return backingChildPerms(cum);
   if (node.driver.name === 'raw') {
-    return rawChildPerms(cum, node.options.offset !== undefined || node.options.size !== undefined);
+    // raw_open(): with a non-zero offset or a size the node is a window, else a filter of its file
+    return rawChildPerms(cum, Number(node.options.offset ?? 0) !== 0 || node.options.size !== undefined);
   }
   return storageChildPerms(cum, !node.readOnly);
 }
@@ -68,16 +69,18 @@ export function refreshPerms(
   start: Iterable<BlockNode>,
   goingReadOnly?: ReadonlySet<BlockNode>,
 ): void {
+  // bdrv_list_refresh_perms(): per node, conflicting parents first (bdrv_parent_perms_conflict),
+  // then writers on a read-only node, then the image locks (bdrv_node_refresh_perm)
   for (const node of topDown(start)) {
+    for (const a of node.parents) {
+      for (const b of node.parents) if (a !== b) checkAllows(node.nodeName, a, b);
+    }
     const cum = cumulative(node.parents);
     if (cum.perm & (PERM_WRITE | PERM_WRITE_UNCHANGED) && node.readOnly) {
       if (goingReadOnly?.has(node)) {
         throw QmpError.generic(`Read-only block node '${node.nodeName}' cannot support read-write users`);
       }
       throw QmpError.generic('Block node is read-only');
-    }
-    for (const a of node.parents) {
-      for (const b of node.parents) if (a !== b) checkAllows(node.nodeName, a, b);
     }
     locks.check(node, cum);
     for (const edge of node.children.values()) {

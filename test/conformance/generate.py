@@ -4009,6 +4009,29 @@ scenario(
     ])
 
 
+scenario(
+    "raw-window-and-info",
+    "A raw node with offset 0 is a filter of its file (it shares resize with a qcow2 node on the "
+    "same image); a raw node tells of its image what its file tells (nothing over null-co, a "
+    "qcow2 node's cluster size); a writer whose file is read-only and used by an export is "
+    "refused for the conflict first.",
+    setup=[mk("base.qcow2", "1M"), mk("other.qcow2", "1M")],
+    args=[qcow("q", f="base.qcow2"), NBD],
+    tags=["raw", "permissions", "query"],
+    steps=[
+        Q("blockdev-add", {"driver": "raw", "node-name": "r0", "offset": 0,
+                           "file": {"driver": "file", "filename": "base.qcow2"}}, id=1),
+        Q("blockdev-add", {"driver": "null-co", "node-name": "z", "size": 512}, id=2),
+        Q("blockdev-add", {"driver": "raw", "node-name": "rz", "file": "z"}, id=3),
+        Q("blockdev-add", {"driver": "raw", "node-name": "rq", "file": "q"}, id=4),
+        Q("query-named-block-nodes", {"flat": True},
+          transform=[{"kind": "select", "keys": ["node-name", "drv", "file", "image"]}]),
+        Q("blockdev-add", {"driver": "file", "node-name": "rf", "filename": "other.qcow2", "read-only": True}, id=5),
+        Q("block-export-add", {"type": "nbd", "id": "e", "node-name": "rf"}, id=6),
+        Q("blockdev-add", {"driver": "qcow2", "node-name": "w", "file": "rf"}, id=7),
+    ])
+
+
 def main(argv):
     force = set(argv[argv.index("--force") + 1:]) if "--force" in argv else set()
     os.makedirs(OUT, exist_ok=True)

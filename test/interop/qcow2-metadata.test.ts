@@ -109,7 +109,7 @@ describe.skipIf(skipWithout('qemu-img', 'qemu-io'))('qcow2 metadata seen by QEMU
       mustRun('qemu-img', ['create', '-f', 'qcow2', ...args, path, '16M']);
       const info = qemuImgInfo(path) as { 'cluster-size': number; 'dirty-flag': boolean; 'format-specific': unknown };
       const img = await openQcow2(path, { readOnly: true });
-      const ours = img.instance.imageInfo!();
+      const ours = img.instance.imageInfo!()!;
       await img.close();
       expect(ours).toEqual({ clusterSize: info['cluster-size'], formatSpecific: info['format-specific'], dirtyFlag: info['dirty-flag'] });
       expect(JSON.stringify(ours.formatSpecific)).toBe(JSON.stringify(info['format-specific']));
@@ -165,7 +165,7 @@ describe.skipIf(skipWithout('qemu-img', 'qemu-io'))('qcow2 metadata seen by QEMU
     await img.instance.read(0, buf);
     expect(buf.every((x) => x === 7)).toBe(true);
     await img.instance.write!(4096, Buffer.alloc(512, 9), {});
-    expect((img.instance.imageInfo!().formatSpecific?.data ?? {})['compression-type']).toBe('zstd');
+    expect((img.instance.imageInfo!()!.formatSpecific?.data ?? {})['compression-type']).toBe('zstd');
     await img.close();
     expect(qemuImgCheck(path).status).toBe(0);
     qemuIo(path, ['read -P 7 0 4k', 'read -P 9 4k 512', 'read -P 7 4608 126464', 'read -P 8 1M 64k']);

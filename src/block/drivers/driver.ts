@@ -52,6 +52,8 @@ export interface ChildIo {
   truncate(length: number): Promise<void>;
   /** Status through the child's whole chain below it ('unallocated' only past all layers). */
   blockStatus(offset: number, length: number): Promise<BlockStatusExtent>;
+  /** What the child's driver tells of its image (bdrv_get_info), if it tells anything. */
+  imageInfo?(): DriverImageInfo | undefined;
 }
 
 /** A host file that is already open, with what is known about it. */
@@ -143,7 +145,7 @@ export interface DriverInstance {
   backingReference?(): { filename: string; format?: string } | null;
   /** Record a new backing file name in the image header (change-backing-file, snapshot). */
   setBackingReference?(filename: string | null, format: string | null): Promise<void>;
-  imageInfo?(): DriverImageInfo;
+  imageInfo?(): DriverImageInfo | undefined;
   /**
    * blockdev-reopen: the driver's reopen_prepare on the new driver-specific
    * options, with QEMU's checks; returns what its commit changes, if anything.

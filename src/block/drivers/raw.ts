@@ -1,7 +1,7 @@
 /** `raw`: the bytes of the `file` child, optionally a window (`offset`, `size`) of it. */
 import { QmpError } from '../../qmp/error.js';
 import type { QDict } from '../../qmp/json/value.js';
-import type { BlockDriver, ChildIo, DriverInstance, DriverOpenContext } from './driver.js';
+import type { BlockDriver, ChildIo, DriverImageInfo, DriverInstance, DriverOpenContext } from './driver.js';
 import { registerDriver } from './registry.js';
 import { checkSizeOptions, optU64 } from './runtime-opts.js';
 
@@ -61,8 +61,11 @@ class RawInstance implements DriverInstance {
     };
   }
 
-  imageInfo() {
-    return { dirtyFlag: false };
+  /** raw_get_info() is its file's: a file that tells nothing (null-co) leaves the raw node silent too. */
+  imageInfo(): DriverImageInfo | undefined {
+    const below = this.file.imageInfo?.();
+    if (below?.dirtyFlag === undefined) return undefined;
+    return below.clusterSize ? { clusterSize: below.clusterSize, dirtyFlag: below.dirtyFlag } : { dirtyFlag: below.dirtyFlag };
   }
 
   async close(): Promise<void> {}

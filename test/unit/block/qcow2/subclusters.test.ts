@@ -86,7 +86,7 @@ describe('images with extended L2 entries', () => {
 
   it('reports extended-l2 in its image info', async () => {
     const inst = await openOnChild(await image());
-    expect(inst.imageInfo!().formatSpecific).toMatchObject({ type: 'qcow2', data: { 'extended-l2': true } });
+    expect(inst.imageInfo!()!.formatSpecific).toMatchObject({ type: 'qcow2', data: { 'extended-l2': true } });
     await inst.close();
   });
 
