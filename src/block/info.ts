@@ -7,7 +7,7 @@ import type { BlockGraph } from './graph.js';
 import type { BlockNode } from './node.js';
 import { fullBackingFilename, nodeFilename } from './filename.js';
 import { permList } from './permissions.js';
-import { snapshotInfo } from './snapshot/internal.js';
+import { snapshotInfo, snapshotStore } from './snapshot/internal.js';
 import type { BdrvChild } from './child.js';
 import type {
   BlockDeviceInfo,
@@ -43,7 +43,8 @@ function imageInfo(node: BlockNode, filename: string, actual: number | undefined
     if (full) info['full-backing-filename'] = full;
     if (node.backingFormat) info['backing-filename-format'] = node.backingFormat;
   }
-  const snapshots = node.instance.listSnapshots?.() ?? [];
+  // bdrv_snapshot_list() falls back to the child that stores them (a raw node over a qcow2 one)
+  const snapshots = snapshotStore(node)?.instance.listSnapshots?.() ?? [];
   if (snapshots.length > 0) info.snapshots = snapshots.map(snapshotInfo);
   if (d?.formatSpecific) info['format-specific'] = d.formatSpecific as ImageInfoSpecific;
   return info;

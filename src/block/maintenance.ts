@@ -33,9 +33,7 @@ export function blockResize(graph: BlockGraph, device: string | undefined, nodeN
     }
     const section = await drainedBegin([node]);
     try {
-      // bdrv_co_truncate() refuses a read-only node, then a driver that cannot resize, whatever the size
-      if (node.readOnly) throw QmpError.generic('Image is read-only');
-      if (!node.instance.truncate) throw QmpError.generic('Image format driver does not support resize');
+      // bdrv_co_truncate() asks the driver whatever the size
       await node.truncate(size);
     } finally {
       section.end();

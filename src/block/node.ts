@@ -205,8 +205,10 @@ export class BlockNode implements NodeParent {
     }
   }
 
+  /** bdrv_co_truncate(): its checks in its order, also when a parent driver resizes its child. */
   async truncate(length: number): Promise<void> {
-    this.checkWritable(this.instance.truncate);
+    if (this.readOnly) throw QmpError.generic('Image is read-only');
+    if (!this.instance.truncate) throw QmpError.generic('Image format driver does not support resize');
     this.unflushed = true;
     this.inFlight.inc();
     try {

@@ -4032,6 +4032,29 @@ scenario(
     ])
 
 
+scenario(
+    "resize-over-longer-backing",
+    "An overlay shrunk to nothing and grown again over a longer backing file: the grown area "
+    "reads as zeroes, and the file holds the new L2 table at once (the file node's size right "
+    "after the resize, before any flush).",
+    setup=CHAIN_SETUP,
+    args=[["blockdev", {"driver": "qcow2", "node-name": "top",
+                        "file": {"driver": "file", "filename": "top.qcow2", "node-name": "topf"}}]],
+    tags=["resize", "backing", "qcow2"],
+    steps=[
+        Q("block_resize", {"node-name": "top", "size": 0}, id=1),
+        Q("block_resize", {"node-name": "top", "size": 1048576}, id=2),
+        Q("query-named-block-nodes", {"flat": True},
+          transform=[{"kind": "select", "keys": ["node-name", "image"]}]),
+        Q("block_resize", {"node-name": "top", "size": 134217728}, id=3),
+        Q("query-named-block-nodes", {"flat": True},
+          transform=[{"kind": "select", "keys": ["node-name", "image"]}]),
+        *QUIT(),
+        SH("qemu-img map --output=json top.qcow2", json_out=True),
+        SH("qemu-img check top.qcow2"),
+    ])
+
+
 def main(argv):
     force = set(argv[argv.index("--force") + 1:]) if "--force" in argv else set()
     os.makedirs(OUT, exist_ok=True)

@@ -58,7 +58,11 @@ export async function ensureL2(img: Qcow2Image, l1Index: number): Promise<number
   const old = off !== 0 ? Buffer.from(await img.l2.get(off)) : null;
   const run = await img.allocator.allocate(1);
   const l2Off = run.start * img.cs;
-  img.l2.insertNew(l2Off, old ?? Buffer.alloc(img.cs));
+  const table = old ?? Buffer.alloc(img.cs);
+  // l2_allocate() writes a new table at once, so the file covers it as QEMU's does (nothing on
+  // disk points at it yet); the cached copy stays dirty for the entries about to change
+  await img.file.write(l2Off, Buffer.from(table));
+  img.l2.insertNew(l2Off, table);
   img.l1.set(l1Index, l2Off);
   if (off !== 0) img.frees.queue(off / img.cs, 1);
   return l2Off;
